@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Install everything sparkfs needs on a fresh machine; safe to rerun (each step is skipped when
+# already done). Used by the README's commands and by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# 1. redis-server / redis-cli: the online store, and the tests start their own servers.
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+  log "installing redis-server and redis-tools from Debian"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools >/dev/null
+  # Debian's package starts a system service on 6379; sparkfs never relies on it.
+fi
+
+# 2. Java: Spark needs a JRE (17 is what Spark 4 supports).
+if ! command -v java >/dev/null; then
+  log "installing a Java 17 runtime"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+fi
+
+# 3. The package with its pinned Spark/Delta pair and the dev tools (pytest, chispa, ...).
+if ! $PY -c "import sparkfs, pyspark, delta, chispa, hypothesis, duckdb" 2>/dev/null \
+   || [ "$($PY -c 'import pyspark; print(pyspark.__version__)')" != "4.2.0" ]; then
+  log "pip installing sparkfs[dev]"
+  $PY -m pip install -q --disable-pip-version-check -e ".[dev]"
+else
+  # cheap re-run: make sure the editable install points at this checkout
+  $PY -m pip install -q --disable-pip-version-check --no-deps -e . >/dev/null
+fi
+
+# 4. Delta's jars. delta-spark's configure_spark_with_delta_pip only sets spark.jars.packages;
+# Spark's Ivy resolves it (~/.m2 first, then the Ivy cache, then Maven Central). One tiny local
+# job fills the Ivy cache now, so later runs (tests, jobs) need no network. If Ivy cannot reach
+# Maven Central, Maven fills ~/.m2 and Ivy resolves from there.
+if ! $PY -m sparkfs.jars check; then
+  log "resolving Delta's jars into the Ivy cache"
+  if ! $PY -m sparkfs.jars warm; then
+    log "Ivy could not resolve; asking Maven to fill ~/.m2"
+    mvn -q dependency:get -Dartifact="$($PY -m sparkfs.jars coordinate)"
+    $PY -m sparkfs.jars warm
+  fi
+fi
+log "ready"

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The README's test command: set up (idempotent), then run the whole suite.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -m "not slow"` for the fast set.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec python3 -m pytest "$@"

@@ -1,0 +1,233 @@
+"""Project configuration (``conf/sparkfs.yaml``).
+
+The file is YAML with ``${VAR}`` / ``${VAR:-default}`` expansion. Any field can be overridden
+from the environment with ``SPARKFS__SECTION__FIELD=value`` (double underscores separate the
+path; values are parsed as YAML scalars). Relative paths (``data_dir``, ``offline.root``,
+``features_dir``, a relative SQLite file) are resolved against the directory of the config
+file, so a job behaves the same from any working directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from sparkfs.errors import ConfigError
+
+__all__ = [
+    "ApiKeyConfig",
+    "CacheConfig",
+    "GovernanceConfig",
+    "OfflineConfig",
+    "OnlineConfig",
+    "RedisClusterConfig",
+    "RedisConfig",
+    "RegistryConfig",
+    "ServingConfig",
+    "SparkConfig",
+    "SparkfsConfig",
+    "default_config_path",
+    "format_validation_error",
+    "load_config",
+]
+
+ENV_PREFIX = "SPARKFS__"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SparkConfig(_Model):
+    master: str = "local[*]"
+    app_name: str = "sparkfs"
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
+class OfflineConfig(_Model):
+    root: str = "../.sparkfs/offline"
+    sandbox_root: str = "../.sparkfs/sandbox"
+
+
+class RegistryConfig(_Model):
+    url: str = "sqlite:///../.sparkfs/registry.db"
+
+
+class _RedisCommon(_Model):
+    namespace: str = "sfs"
+    socket_timeout_s: float = Field(default=2.0, gt=0)
+    max_retries: int = Field(default=5, ge=0)
+    retry_backoff_s: float = Field(default=0.2, ge=0)
+    batch_size: int = Field(default=2000, gt=0)
+
+
+class RedisConfig(_RedisCommon):
+    type: Literal["redis"] = "redis"
+    url: str = "redis://127.0.0.1:6379/0"
+
+
+class RedisClusterConfig(_RedisCommon):
+    type: Literal["redis_cluster"]
+    nodes: list[str] = Field(min_length=1, description="host:port of one or more cluster nodes")
+
+
+OnlineConfig = Annotated[RedisConfig | RedisClusterConfig, Field(discriminator="type")]
+
+
+class ApiKeyConfig(_Model):
+    name: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex sha256 of the key")
+    scopes: list[str] = Field(default_factory=lambda: ["*"])
+
+
+class CacheConfig(_Model):
+    enabled: bool = False
+    max_entries: int = Field(default=10_000, gt=0)
+    ttl_s: float = Field(default=1.0, gt=0)
+
+
+class ServingConfig(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=6566, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1)
+    auth_enabled: bool = False
+    api_keys: list[ApiKeyConfig] = Field(default_factory=list)
+    max_entities: int = Field(default=1000, gt=0)
+    redis_timeout_s: float = Field(default=0.5, gt=0)
+    registry_refresh_s: float = Field(default=5.0, gt=0)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+
+
+class GovernanceConfig(_Model):
+    enabled: bool = False
+    approvers: list[str] = Field(default_factory=list)
+    required_approvals: int = Field(default=1, ge=1)
+    approvers_by_tag: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class SparkfsConfig(_Model):
+    project: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")
+    data_dir: str = "../.sparkfs/data"
+    features_dir: str = "features"
+    offline: OfflineConfig = Field(default_factory=OfflineConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    online: OnlineConfig = Field(default_factory=RedisConfig)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
+    spark: SparkConfig = Field(default_factory=SparkConfig)
+    governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
+    config_path: str = Field(default="", description="set by load_config; not read from the file")
+
+
+def default_config_path() -> Path:
+    """``$SPARKFS_CONFIG`` if set, else ``conf/sparkfs.yaml`` under the working directory."""
+    return Path(os.environ.get("SPARKFS_CONFIG", "conf/sparkfs.yaml"))
+
+
+def format_validation_error(source: str, err: PydanticValidationError) -> list[str]:
+    """One ``source: dotted.field: message`` line per pydantic error."""
+    lines = []
+    for item in err.errors():
+        loc = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        msg = item["msg"]
+        if item["type"] == "extra_forbidden":
+            msg = "unknown field; remove it or check its spelling"
+        lines.append(f"{source}: {loc}: {msg}")
+    return lines
+
+
+def expand_env(text: str, source: str) -> str:
+    """Replace ``${VAR}`` and ``${VAR:-default}``; an unset ``${VAR}`` is an error."""
+
+    def _sub(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        value = os.environ.get(name)
+        if value is not None:
+            return value
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"{source}: environment variable ${{{name}}} is not set; export it or write "
+            f"${{{name}:-default}} to give a default"
+        )
+
+    return _ENV_REF.sub(_sub, text)
+
+
+def _apply_env_overrides(data: dict[str, object], source: str) -> dict[str, object]:
+    for key, raw in sorted(os.environ.items()):
+        if not key.startswith(ENV_PREFIX):
+            continue
+        path = [p.lower() for p in key[len(ENV_PREFIX) :].split("__") if p]
+        if not path:
+            raise ConfigError(f"{key}: empty override path; use SPARKFS__SECTION__FIELD=value")
+        node: dict[str, object] = data
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{key}: {part} is not a section of {source}")
+            node = child
+        node[path[-1]] = yaml.safe_load(raw) if raw != "" else ""
+    return data
+
+
+def _resolve(base: Path, value: str) -> str:
+    if "://" in value:
+        return value
+    path = Path(value)
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def _resolve_registry_url(base: Path, url: str) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+        return prefix + _resolve(base, url[len(prefix) :])
+    return url
+
+
+def load_config(path: str | Path | None = None) -> SparkfsConfig:
+    """Read, expand, override, validate and resolve a config file.
+
+    Raises:
+        ConfigError: naming the file, the field and what is expected.
+    """
+    cfg_path = Path(path) if path is not None else default_config_path()
+    source = str(cfg_path)
+    if not cfg_path.is_file():
+        raise ConfigError(
+            f"{source}: config file not found; pass --config PATH or set SPARKFS_CONFIG "
+            "(a template is conf/sparkfs.yaml in the sparkfs repository)"
+        )
+    try:
+        raw = yaml.safe_load(expand_env(cfg_path.read_text(), source)) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of sections")
+    raw = _apply_env_overrides(raw, source)
+    raw.pop("config_path", None)
+    try:
+        cfg = SparkfsConfig.model_validate(raw)
+    except PydanticValidationError as exc:
+        raise ConfigError("\n".join(format_validation_error(source, exc))) from exc
+    base = cfg_path.resolve().parent
+    return cfg.model_copy(
+        update={
+            "config_path": str(cfg_path.resolve()),
+            "data_dir": _resolve(base, cfg.data_dir),
+            "features_dir": _resolve(base, cfg.features_dir),
+            "offline": cfg.offline.model_copy(
+                update={
+                    "root": _resolve(base, cfg.offline.root),
+                    "sandbox_root": _resolve(base, cfg.offline.sandbox_root),
+                }
+            ),
+            "registry": RegistryConfig(url=_resolve_registry_url(base, cfg.registry.url)),
+        }
+    )

@@ -1,0 +1,57 @@
+"""Spark session configuration.
+
+Library code never creates a session: it receives one. Only ``jobs/``, the CLI and test fixtures
+call :func:`build_session`. :func:`configure_builder` follows delta-spark's
+``configure_spark_with_delta_pip``: it takes a builder and returns it, so callers stay in
+control of what else they set.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from delta import configure_spark_with_delta_pip
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from sparkfs.config import SparkfsConfig
+
+__all__ = ["BASE_SPARK_CONF", "build_session", "configure_builder"]
+
+#: Settings every sparkfs session needs, whatever the deployment.
+BASE_SPARK_CONF: dict[str, str] = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    # All times are UTC: event timestamps, partitions and point-in-time comparisons.
+    "spark.sql.session.timeZone": "UTC",
+    "spark.databricks.delta.schema.autoMerge.enabled": "false",
+}
+
+
+def configure_builder(
+    builder: SparkSession.Builder, config: SparkfsConfig, *, master: str | None = None
+) -> SparkSession.Builder:
+    """Apply sparkfs' Spark settings and Delta's packages to ``builder``.
+
+    ``master`` overrides ``spark.master`` from the config (``--master`` on the CLI). Under
+    ``spark-submit`` the master and packages are already set by the launcher, so pass
+    ``master=None`` and leave ``SPARKFS_SUBMITTED=1`` in the environment.
+    """
+    submitted = os.environ.get("SPARKFS_SUBMITTED") == "1"
+    if not submitted:
+        builder = builder.master(master or config.spark.master)
+    builder = builder.appName(config.spark.app_name)
+    for key, value in {**BASE_SPARK_CONF, **config.spark.conf}.items():
+        builder = builder.config(key, value)
+    if submitted:
+        return builder
+    return configure_spark_with_delta_pip(builder)
+
+
+def build_session(config: SparkfsConfig, *, master: str | None = None) -> SparkSession:
+    """Create (or return the running) session configured for ``config``."""
+    from pyspark.sql import SparkSession
+
+    return configure_builder(SparkSession.builder, config, master=master).getOrCreate()
