@@ -160,6 +160,17 @@ def expand_env(text: str, source: str) -> str:
     return _ENV_REF.sub(_sub, text)
 
 
+def expand_env_tree(value: object, source: str) -> object:
+    """Expand ``${VAR}`` in every string of parsed YAML (comments are never expanded)."""
+    if isinstance(value, str):
+        return expand_env(value, source)
+    if isinstance(value, list):
+        return [expand_env_tree(v, source) for v in value]
+    if isinstance(value, dict):
+        return {k: expand_env_tree(v, source) for k, v in value.items()}
+    return value
+
+
 def _apply_env_overrides(data: dict[str, object], source: str) -> dict[str, object]:
     for key, raw in sorted(os.environ.items()):
         if not key.startswith(ENV_PREFIX):
@@ -205,7 +216,7 @@ def load_config(path: str | Path | None = None) -> SparkfsConfig:
             "(a template is conf/sparkfs.yaml in the sparkfs repository)"
         )
     try:
-        raw = yaml.safe_load(expand_env(cfg_path.read_text(), source)) or {}
+        raw = expand_env_tree(yaml.safe_load(cfg_path.read_text()) or {}, source)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 import pyspark
-from delta.pip_utils import configure_spark_with_delta_pip  # noqa: F401  (documents the source)
+from delta.pip_utils import configure_spark_with_delta_pip
 
 __all__ = ["delta_coordinate", "ivy_has_delta"]
 

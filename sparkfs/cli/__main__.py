@@ -1,0 +1,3 @@
+from sparkfs.cli.main import main
+
+main()
