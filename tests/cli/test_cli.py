@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.project import Project, make_project
+
+SUBCOMMANDS = ["plan", "apply", "list", "describe", "runs"]
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Project:
+    return make_project(tmp_path)
+
+
+def test_help_on_every_subcommand(project: Project) -> None:
+    top = project.run("--help")
+    assert top.returncode == 0 and "feature store" in top.stdout
+    for name in SUBCOMMANDS:
+        result = project.run(name, "--help")
+        assert result.returncode == 0, result.stderr
+        assert "Usage: sparkfs" in result.stdout and name in result.stdout
+
+
+def test_plan_apply_list_describe_flow(project: Project) -> None:
+    plan = project.run("plan")
+    assert plan.returncode == 0, plan.stderr
+    assert "Plan: 6 to add, 0 to change, 0 to remove." in plan.stdout
+    applied = project.run("apply")
+    assert applied.returncode == 0 and "Applied 6 change(s) as tester." in applied.stdout
+    again = project.run("apply")
+    assert again.returncode == 0 and "No changes" in again.stdout
+    listed = project.run("list", "--kind", "feature_view")
+    assert listed.returncode == 0
+    assert {"user_profile", "user_txn_aggs", "merchant_txn_aggs"} <= set(listed.stdout.split())
+    described = project.run("describe", "user_profile")
+    assert described.returncode == 0 and '"timestamp_column": "updated_at"' in described.stdout
+    assert "history:" in described.stdout and "tester" in described.stdout
+
+
+def test_user_error_exits_1_with_one_message_and_no_traceback(project: Project) -> None:
+    (project.features / "broken.yaml").write_text("feature_views:\n  - name: x\n")
+    result = project.run("plan")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ")
+    assert "broken.yaml" in result.stderr and "Traceback" not in result.stderr
+    debug = project.run("--debug", "plan")
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+def test_missing_config_is_a_user_error(project: Project, tmp_path: Path) -> None:
+    result = project.run("--config", str(tmp_path / "missing.yaml"), "list")
+    assert result.returncode == 1 and "config file not found" in result.stderr
+
+
+def test_usage_errors_exit_2(project: Project) -> None:
+    assert project.run("no-such-command").returncode == 2
+    assert project.run("list", "--kind", "bogus").returncode == 2
+    assert project.run("describe").returncode == 2
+
+
+def test_describe_unknown_name_exits_1(project: Project) -> None:
+    result = project.run("describe", "ghost")
+    assert result.returncode == 1 and "no definition named 'ghost'" in result.stderr
