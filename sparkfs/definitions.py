@@ -258,6 +258,10 @@ class FeatureView(_Def):
     aggregations: AggregationsDef | None = None
     ttl: Duration | None = None
     availability_delay: Duration = timedelta(0)
+    late_arrival: Duration = Field(
+        default=timedelta(days=1),
+        description="how far behind the watermark an incremental run looks for late rows",
+    )
     owner: str
     description: str = ""
     tags: dict[str, str] = Field(default_factory=dict)

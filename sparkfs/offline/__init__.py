@@ -1,0 +1,1 @@
+"""The offline store: feature views materialized into versioned Delta tables."""

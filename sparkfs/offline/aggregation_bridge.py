@@ -1,0 +1,46 @@
+"""Adapts an aggregation feature view definition to the aggregation engine."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sparkfs.definitions import FeatureView
+from sparkfs.offline.aggregation import AggFeature, AggregationSpec, aggregate_windows, output_columns
+from sparkfs.offline.conform import EVENT_TIMESTAMP
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+    from pyspark.sql.types import DataType
+
+__all__ = ["aggregate_view", "aggregation_columns", "max_window", "spec_of", "value_columns"]
+
+
+def spec_of(view: FeatureView) -> AggregationSpec:
+    agg = view.aggregations
+    assert agg is not None, f"{view.name} declares no aggregations"
+    return AggregationSpec(
+        grain=agg.grain,
+        windows=tuple(agg.windows),
+        features=tuple(AggFeature(name=f.name, function=f.function, column=f.column) for f in agg.features),  # type: ignore[arg-type]
+    )
+
+
+def aggregation_columns(view: FeatureView) -> list[tuple[str, DataType]]:
+    return list(output_columns(spec_of(view)))
+
+
+def value_columns(view: FeatureView) -> list[str]:
+    assert view.aggregations is not None
+    return [f.column for f in view.aggregations.features if f.column is not None]
+
+
+def max_window(view: FeatureView) -> timedelta:
+    assert view.aggregations is not None
+    return max(view.aggregations.windows)
+
+
+def aggregate_view(
+    events: DataFrame, view: FeatureView, keys: list[str], *, start: datetime | None, end: datetime | None
+) -> DataFrame:
+    return aggregate_windows(events, keys=keys, timestamp_column=EVENT_TIMESTAMP, spec=spec_of(view), start=start, end=end)

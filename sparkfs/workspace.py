@@ -1,0 +1,89 @@
+"""Everything a job needs besides the SparkSession: config, definitions, registry, identity.
+
+A :class:`Workspace` is cheap and immutable; the CLI, ``jobs/`` and notebooks build one with
+:meth:`Workspace.open` and pass it (with a session) to the offline, training and online code.
+``namespace`` is ``production`` or ``sandbox``: sandbox runs write under
+``offline.sandbox_root`` and their own Redis namespace, and may use unapproved versions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Literal
+
+from sqlalchemy import Engine
+
+from sparkfs.config import SparkfsConfig, load_config
+from sparkfs.definitions import FeatureView, definition_version
+from sparkfs.errors import GovernanceError
+from sparkfs.registry import AuditLog, DefinitionStore, open_engine
+from sparkfs.registry.runs import RunStore
+from sparkfs.repository import Repository, load_repository
+
+__all__ = ["Namespace", "Workspace"]
+
+Namespace = Literal["production", "sandbox"]
+
+
+@dataclass(frozen=True)
+class Workspace:
+    config: SparkfsConfig
+    repository: Repository
+    engine: Engine
+    user: str
+    namespace: Namespace = "production"
+
+    @classmethod
+    def open(cls, config: SparkfsConfig | str | None = None, *, user: str | None = None,
+             namespace: Namespace = "production") -> Workspace:
+        from sparkfs.cli.context import current_user
+
+        cfg = config if isinstance(config, SparkfsConfig) else load_config(config)
+        return cls(
+            config=cfg,
+            repository=load_repository(cfg.features_dir),
+            engine=open_engine(cfg.registry.url),
+            user=current_user(user),
+            namespace=namespace,
+        )
+
+    def in_namespace(self, namespace: Namespace) -> Workspace:
+        return replace(self, namespace=namespace)
+
+    @property
+    def offline_root(self) -> str:
+        return self.config.offline.root if self.namespace == "production" else self.config.offline.sandbox_root
+
+    @cached_property
+    def definitions(self) -> DefinitionStore:
+        return DefinitionStore(self.engine)
+
+    @cached_property
+    def runs(self) -> RunStore:
+        return RunStore(self.engine)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.engine)
+
+    def usable_version(self, view: FeatureView) -> str:
+        """The version of ``view`` this workspace may run, or a GovernanceError saying why not.
+
+        Production needs the repository's version to be applied (and, with governance enabled,
+        approved); the sandbox runs whatever the repository holds.
+        """
+        version = definition_version(view)
+        if self.namespace == "sandbox":
+            return version
+        head = self.definitions.heads().get(("feature_view", view.name))
+        if head != version:
+            raise GovernanceError(
+                f"feature view {view.name!r}: version {version} in {self.repository.files.get('feature_view/' + view.name, 'the repository')} "
+                f"is not applied (registry has {head or 'nothing'}); run `sparkfs apply` first, "
+                "or use --sandbox to try it without touching production"
+            )
+        from sparkfs.governance_hook import require_approved
+
+        require_approved(self, "feature_view", view.name, version)
+        return version
