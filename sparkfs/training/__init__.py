@@ -1,0 +1,1 @@
+"""Training sets: point-in-time correct joins of a spine against offline feature tables."""

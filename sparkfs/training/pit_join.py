@@ -1,0 +1,181 @@
+"""Point-in-time join of a spine against feature tables, by one sort per key set.
+
+For a spine row (keys K, time T) and a source with ttl and availability delay D, the value
+comes from the row with keys K and the greatest event time E such that ``E + D <= T`` and
+(no ttl, or ``E > T - ttl``); ties on E go to the latest ``_ingested_at``; no such row gives
+nulls. See docs/point-in-time.md.
+
+Why a sort and not a join: a range join (``spine.key = f.key AND f.E <= spine.T``) emits
+every spine row times the key's whole feature history before keeping one row. Here spine
+rows and feature rows are unioned, each feature row placed at its availability time E + D,
+and sorted per key by (time, feature before spine at equal time, _ingested_at). The last
+feature struct seen before a spine row, carried forward with ``last(..., ignorenulls)`` over a
+running window, is exactly the wanted row; the ttl is then checked on its carried E. Cost is
+one shuffle and one sort of (spine + features) per key set, whatever the history length.
+
+The spine's own columns travel through the sort inside one struct, so there is no join back
+to the spine, no row id to generate (duplicates stay distinct rows) and nothing that a stage
+recomputation could renumber. All time arithmetic is on UTC epoch microseconds
+(``unix_micros``), so the session time zone cannot change a result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import reduce
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import AtomicType, DataType, DateType
+
+from sparkfs.training.feature_source import EVENT_TIMESTAMP, INGESTED_AT, FeatureSource
+from sparkfs.training.key_groups import KeyGroup, group_by_keys, join_key_types
+from sparkfs.training.spine_validation import validate_spine
+
+__all__ = ["FeatureSource", "point_in_time_join", "validate_spine"]
+
+_MICROS_PER_DAY = 86_400_000_000
+#: Spine rows with a null key are spread over this many partitions instead of one.
+_NULL_KEY_BUCKETS = 64
+
+# Internal column names: top-level only; the spine's columns are nested in _SPINE, so these
+# can never collide with them.
+_T, _KIND, _ING, _BUCKET, _SPINE = (
+    "__sfs_t",
+    "__sfs_kind",
+    "__sfs_ing",
+    "__sfs_bucket",
+    "__sfs_spine",
+)
+_FEATURE_ROW, _SPINE_ROW = 0, 1
+
+
+def _quoted(name: str) -> Column:
+    """A top-level column by exact name, even with dots or backticks in it."""
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
+def _micros(column: Column, dtype: DataType) -> Column:
+    """UTC epoch microseconds of a timestamp, or of midnight UTC for a date."""
+    if isinstance(dtype, DateType):
+        return F.unix_date(column).cast("long") * F.lit(_MICROS_PER_DAY)
+    return F.unix_micros(column)
+
+
+def _td_micros(delta: timedelta) -> int:
+    return delta // timedelta(microseconds=1)
+
+
+def _key_col(i: int) -> str:
+    return f"__sfs_k{i}"
+
+
+def _src_col(i: int) -> str:
+    return f"__sfs_s{i}"
+
+
+def _spine_rows(
+    spine: DataFrame, group: KeyGroup, types: dict[str, DataType], ts: str
+) -> DataFrame:
+    """Spine rows of the union: partition keys, time T, and all spine columns in one struct."""
+    schema = spine.schema
+    keys = [_quoted(k).cast(types[k]) for k in group.keys]
+    any_null = reduce(lambda a, b: a | b, [k.isNull() for k in keys])
+    # Null keys match nothing; hash such rows over a few buckets (deterministically, so a
+    # recomputed stage routes them the same way) so they cannot pile up in one task.
+    hashable = [_quoted(f.name) for f in schema.fields if isinstance(f.dataType, AtomicType)]
+    bucket = F.when(any_null, F.pmod(F.xxhash64(*hashable), F.lit(_NULL_KEY_BUCKETS)) + 1)
+    return spine.select(
+        *[k.alias(_key_col(i)) for i, k in enumerate(keys)],
+        bucket.otherwise(0).cast("int").alias(_BUCKET),
+        _micros(_quoted(ts), schema[ts].dataType).alias(_T),
+        F.lit(_SPINE_ROW).alias(_KIND),
+        F.lit(None).cast("long").alias(_ING),
+        F.struct(*[_quoted(n) for n in schema.fieldNames()]).alias(_SPINE),
+    )
+
+
+def _feature_rows(
+    source: FeatureSource, index: int, group: KeyGroup, types: dict[str, DataType]
+) -> DataFrame:
+    """A source's rows of the union, placed at their availability time E + D."""
+    df = source.df
+    e_micros = _micros(_quoted(EVENT_TIMESTAMP), df.schema[EVENT_TIMESTAMP].dataType)
+    keys = [_quoted(k).cast(types[k]) for k in group.keys]
+    usable = reduce(lambda a, b: a & b, [k.isNotNull() for k in keys], e_micros.isNotNull())
+    payload = F.struct(
+        e_micros.alias("e"),
+        _quoted(EVENT_TIMESTAMP).alias("ts"),
+        *[_quoted(f).alias(f"v{j}") for j, f in enumerate(source.features)],
+    )
+    return df.where(usable).select(
+        *[k.alias(_key_col(i)) for i, k in enumerate(keys)],
+        F.lit(0).alias(_BUCKET),
+        (e_micros + F.lit(_td_micros(source.availability_delay))).alias(_T),
+        F.lit(_FEATURE_ROW).alias(_KIND),
+        F.unix_micros(_quoted(INGESTED_AT)).alias(_ING),
+        payload.alias(_src_col(index)),
+    )
+
+
+def _source_outputs(source: FeatureSource, index: int) -> list[Column]:
+    """The source's output columns, nulled when the carried row is outside the ttl."""
+    carried = F.col(_src_col(index))
+    in_ttl = F.col(_T).isNotNull() & carried.isNotNull()
+    if source.ttl is not None:
+        in_ttl = in_ttl & (carried["e"] > F.col(_T) - F.lit(_td_micros(source.ttl)))
+    outputs = [
+        F.when(in_ttl, carried[f"v{j}"]).alias(name) for j, name in enumerate(source.output_names)
+    ]
+    if source.timestamp_output is not None:
+        outputs.append(F.when(in_ttl, carried["ts"]).alias(source.timestamp_output))
+    return outputs
+
+
+def _join_group(spine: DataFrame, group: KeyGroup, ts: str) -> DataFrame:
+    """One shuffle + sort: spine columns followed by every output of the group's sources."""
+    types = join_key_types(spine.schema, group)
+    parts = [_spine_rows(spine, group, types, ts)]
+    parts += [_feature_rows(s, i, group, types) for i, s in enumerate(group.sources)]
+    union = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), parts)
+    window = (
+        Window.partitionBy(*[_key_col(i) for i in range(len(group.keys))], _BUCKET)
+        .orderBy(F.col(_T).asc_nulls_first(), F.col(_KIND), F.col(_ING).asc_nulls_first())
+        .rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    )
+    carried = union.select(
+        _T,
+        _KIND,
+        _SPINE,
+        *[
+            F.last(_src_col(i), ignorenulls=True).over(window).alias(_src_col(i))
+            for i in range(len(group.sources))
+        ],
+    ).where(F.col(_KIND) == _SPINE_ROW)
+    spine_columns = [F.col(_SPINE)[n].alias(n) for n in spine.schema.fieldNames()]
+    outputs = [c for i, s in enumerate(group.sources) for c in _source_outputs(s, i)]
+    return carried.select(*spine_columns, *outputs)
+
+
+def point_in_time_join(
+    spine: DataFrame,
+    sources: Sequence[FeatureSource],
+    *,
+    timestamp_column: str = EVENT_TIMESTAMP,
+) -> DataFrame:
+    """Attach to each spine row the point-in-time correct features of every source.
+
+    Returns one row per spine row (duplicates kept), the spine's columns first in their
+    order, then each source's ``output_names`` (and ``timestamp_output``) in source order.
+    Sources with the same set of key columns share one shuffle and sort.
+
+    Raises:
+        ValidationError: before any Spark job, if the spine or a source cannot be joined.
+    """
+    validate_spine(spine, sources, timestamp_column)
+    result = spine
+    for group in group_by_keys(sources):
+        result = _join_group(result, group, timestamp_column)
+    ordered = [*spine.schema.fieldNames(), *[o for s in sources for o in s.outputs]]
+    return result.select(*[_quoted(name) for name in ordered])
