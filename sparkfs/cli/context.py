@@ -19,6 +19,9 @@ from sparkfs.repository import Repository, load_repository
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from sparkfs.offline.materialize import Gate
+    from sparkfs.workspace import Workspace
+
 __all__ = ["CliContext", "current_user"]
 
 
@@ -60,6 +63,18 @@ class CliContext:
     @cached_property
     def audit(self) -> AuditLog:
         return AuditLog(self.engine)
+
+    def workspace(self, sandbox: bool = False) -> Workspace:
+        from sparkfs.workspace import Workspace
+
+        return Workspace(
+            config=self.config, repository=self.repository, engine=self.engine, user=self.user,
+            namespace="sandbox" if sandbox else "production",
+        )
+
+    def quality_gate(self) -> Gate | None:
+        """The quality gate jobs run before committing (None until quality gates exist)."""
+        return None
 
     @property
     def user(self) -> str:

@@ -1,0 +1,99 @@
+"""``FeatureStore``: the notebook-facing API, a thin front over the subsystems.
+
+It holds a SparkSession (passed in, never created here) and a :class:`Workspace`, and
+delegates: no logic of its own beyond argument plumbing, so the CLI, ``jobs/`` and notebooks
+all run the same code.
+
+Example::
+
+    spark = build_session(load_config("conf/sparkfs.yaml"))
+    fs = FeatureStore.open(spark, "conf/sparkfs.yaml")
+    fs.materialize("user_profile")
+    train = fs.get_training_set(spine, feature_service="fraud_model")
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sparkfs.registry import Plan
+from sparkfs.registry.runs import RunRecord
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from sparkfs.config import SparkfsConfig
+    from sparkfs.offline.materialize import BackfillResult
+    from sparkfs.training.training_set import AsOf
+    from sparkfs.workspace import Namespace, Workspace
+
+__all__ = ["FeatureStore"]
+
+
+class FeatureStore:
+    def __init__(self, spark: SparkSession, workspace: Workspace) -> None:
+        self.spark = spark
+        self.workspace = workspace
+
+    @classmethod
+    def open(cls, spark: SparkSession, config: SparkfsConfig | str | None = None, *, user: str | None = None,
+             namespace: Namespace = "production") -> FeatureStore:
+        from sparkfs.workspace import Workspace
+
+        return cls(spark, Workspace.open(config, user=user, namespace=namespace))
+
+    def sandbox(self) -> FeatureStore:
+        """The same store in the sandbox namespace (unapproved versions, separate tables/keys)."""
+        return FeatureStore(self.spark, self.workspace.in_namespace("sandbox"))
+
+    # definitions -------------------------------------------------------------------------
+    def plan(self) -> Plan:
+        return self.workspace.definitions.plan(self.workspace.repository)
+
+    def apply(self) -> Plan:
+        return self.workspace.definitions.apply(self.workspace.repository, user=self.workspace.user)
+
+    # offline -----------------------------------------------------------------------------
+    def materialize(self, feature_view: str, start: date | None = None, end: date | None = None) -> RunRecord:
+        from sparkfs.offline.materialize import materialize
+
+        return materialize(self.spark, self.workspace, feature_view, start=start, end=end, gate=_default_gate())
+
+    def backfill(self, feature_view: str, start: date, end: date, step: timedelta = timedelta(days=7)) -> BackfillResult:
+        from sparkfs.offline.materialize import backfill
+
+        return backfill(self.spark, self.workspace, feature_view, start, end, step=step, gate=_default_gate())
+
+    def read_feature_view(self, feature_view: str, version: int | None = None) -> DataFrame:
+        """The offline table of a view (optionally at a Delta version)."""
+        from sparkfs.offline.materialize import offline_table
+
+        view = self.workspace.repository.feature_view(feature_view)
+        return offline_table(self.workspace, view).read(self.spark, version)
+
+    # training ----------------------------------------------------------------------------
+    def get_training_set(
+        self, spine: DataFrame, *, features: list[str] | None = None, feature_service: str | None = None,
+        as_of: AsOf = None, timestamp_column: str = "event_timestamp", include_timestamps: bool = False,
+    ) -> DataFrame:
+        """Spine columns plus one ``view__feature`` column per feature, point-in-time correct."""
+        from sparkfs.training.recorded import resolve_refs
+        from sparkfs.training.training_set import build_training_set
+
+        refs = resolve_refs(self.workspace, features, feature_service)
+        return build_training_set(
+            self.spark, self.workspace, spine, refs=refs, as_of=as_of,
+            timestamp_column=timestamp_column, include_timestamps=include_timestamps,
+        ).df
+
+    def runs(self, feature_view: str | None = None, limit: int = 50) -> list[RunRecord]:
+        return self.workspace.runs.list(feature_view=feature_view, limit=limit)
+
+    def __repr__(self) -> str:
+        ws = self.workspace
+        return f"FeatureStore(project={ws.config.project!r}, namespace={ws.namespace!r}, user={ws.user!r})"
+
+
+def _default_gate() -> Any:
+    return None

@@ -1,0 +1,101 @@
+"""Write a training set and record it; rebuild a recorded one identically."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sparkfs.definitions import FeatureView
+from sparkfs.errors import ValidationError
+from sparkfs.registry.training_sets import TrainingSetRecord, TrainingSetStore
+from sparkfs.repository import FeatureRef
+from sparkfs.training.training_set import AsOf, TrainingSet, build_training_set, read_spine, spine_with_timestamp
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from sparkfs.workspace import Workspace
+
+__all__ = ["reproduce_training_set", "resolve_refs", "write_training_set"]
+
+FORMATS = ("delta", "parquet")
+
+
+def resolve_refs(workspace: Workspace, features: list[str] | None, feature_service: str | None) -> list[FeatureRef]:
+    """Features named directly, or a feature service's (which must be approved in production)."""
+    if bool(features) == bool(feature_service):
+        raise ValidationError("give either features (view:feature ...) or a feature service, not both or neither")
+    if feature_service:
+        refs = workspace.repository.service_features(feature_service)
+        if workspace.namespace == "production":
+            from sparkfs.definitions import definition_version
+            from sparkfs.governance_hook import require_approved
+
+            service = workspace.repository.feature_services[feature_service]
+            require_approved(workspace, "feature_service", feature_service, definition_version(service))
+        return refs
+    assert features is not None
+    return workspace.repository.resolve(features)
+
+
+def _write(ts: TrainingSet, out: str, fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise ValidationError(f"--format {fmt!r}: use delta or parquet")
+    ts.df.write.format(fmt).mode("overwrite").save(out)
+
+
+def write_training_set(
+    spark: SparkSession, workspace: Workspace, *, spine_path: str, out: str, features: list[str] | None = None,
+    feature_service: str | None = None, as_of: AsOf = None, fmt: str = "parquet",
+    timestamp_column: str = "event_timestamp", include_timestamps: bool = False,
+) -> TrainingSetRecord:
+    refs = resolve_refs(workspace, features, feature_service)
+    spine, spine_info = read_spine(spark, spine_path)
+    spine = spine_with_timestamp(spine, timestamp_column)
+    ts = build_training_set(spark, workspace, spine, refs=refs, as_of=as_of, timestamp_column=timestamp_column,
+                            include_timestamps=include_timestamps)
+    _write(ts, out, fmt)
+    return TrainingSetStore(workspace.engine).record(
+        user=workspace.user, spine=spine_path, out=out, format=fmt, features=ts.features,
+        feature_service=feature_service, table_versions=ts.table_versions,
+        definition_versions=ts.definition_versions,
+        options={"spine": spine_info, "timestamp_column": timestamp_column,
+                 "include_timestamps": include_timestamps, "namespace": workspace.namespace},
+    )
+
+
+def _recorded_views(workspace: Workspace, record: TrainingSetRecord) -> dict[str, FeatureView]:
+    views = {}
+    for name, version in record.definition_versions.items():
+        spec = workspace.definitions.spec("feature_view", name, version)
+        views[name] = FeatureView.model_validate(spec)
+    return views
+
+
+def rebuild(spark: SparkSession, workspace: Workspace, record: TrainingSetRecord) -> DataFrame:
+    options = record.options or {}
+    spine_info = options.get("spine", {})
+    if spine_info.get("format") == "delta":
+        spine = spark.read.format("delta").option("versionAsOf", spine_info["version"]).load(record.spine)
+    else:
+        spine, _ = read_spine(spark, record.spine)
+    timestamp_column = options.get("timestamp_column", "event_timestamp")
+    spine = spine_with_timestamp(spine, timestamp_column)
+    refs = [FeatureRef(*ref.split(":", 1)) for ref in record.features]
+    ts = build_training_set(
+        spark, workspace, spine, refs=refs, as_of=dict(record.table_versions),
+        views=_recorded_views(workspace, record), timestamp_column=timestamp_column,
+        include_timestamps=bool(options.get("include_timestamps")),
+    )
+    return ts.df
+
+
+def reproduce_training_set(
+    spark: SparkSession, workspace: Workspace, training_set_id: str, out: str, fmt: str | None = None
+) -> TrainingSetRecord:
+    """Rebuild a recorded training set with the Delta versions and definitions it read."""
+    store = TrainingSetStore(workspace.engine)
+    record = store.get(training_set_id)
+    namespace = (record.options or {}).get("namespace", "production")
+    df = rebuild(spark, workspace.in_namespace(namespace), record)
+    df.write.format(fmt or record.format).mode("overwrite").save(out)
+    return record
