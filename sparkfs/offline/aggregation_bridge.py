@@ -6,7 +6,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sparkfs.definitions import FeatureView
-from sparkfs.offline.aggregation import AggFeature, AggregationSpec, aggregate_windows, output_columns
+from sparkfs.offline.aggregation import (
+    AggFeature,
+    AggregationSpec,
+    aggregate_windows,
+    output_columns,
+)
 from sparkfs.offline.conform import EVENT_TIMESTAMP
 
 if TYPE_CHECKING:

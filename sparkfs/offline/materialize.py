@@ -23,7 +23,12 @@ from pyspark.sql import types as T
 
 from sparkfs.definitions import FeatureView
 from sparkfs.errors import ValidationError
-from sparkfs.offline.conform import EVENT_DATE, EVENT_TIMESTAMP, SPARK_TYPES, conform_events, conform_features
+from sparkfs.offline.conform import (
+    EVENT_TIMESTAMP,
+    SPARK_TYPES,
+    conform_events,
+    conform_features,
+)
 from sparkfs.offline.source import SourceRead, apply_transformation, read_source
 from sparkfs.offline.table import OfflineTable
 from sparkfs.registry.progress import ProgressStore

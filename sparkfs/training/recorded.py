@@ -8,7 +8,13 @@ from sparkfs.definitions import FeatureView
 from sparkfs.errors import ValidationError
 from sparkfs.registry.training_sets import TrainingSetRecord, TrainingSetStore
 from sparkfs.repository import FeatureRef
-from sparkfs.training.training_set import AsOf, TrainingSet, build_training_set, read_spine, spine_with_timestamp
+from sparkfs.training.training_set import (
+    AsOf,
+    TrainingSet,
+    build_training_set,
+    read_spine,
+    spine_with_timestamp,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

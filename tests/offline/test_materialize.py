@@ -9,7 +9,13 @@ from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from sparkfs.errors import GovernanceError, QualityGateError, SchemaMismatchError, ValidationError, WriteConflictError
+from sparkfs.errors import (
+    GovernanceError,
+    QualityGateError,
+    SchemaMismatchError,
+    ValidationError,
+    WriteConflictError,
+)
 from sparkfs.offline.materialize import backfill, chunk_ranges, materialize, offline_table
 from sparkfs.workspace import Workspace
 from tests.offline.conftest import USERS_SCHEMA, ts, write_users

@@ -13,7 +13,7 @@ from sparkfs.offline.materialize import materialize, offline_table
 from sparkfs.store import FeatureStore
 from sparkfs.training.recorded import reproduce_training_set, write_training_set
 from sparkfs.workspace import Workspace
-from tests.offline.conftest import project, ts, write_users, ws  # noqa: F401  (fixtures)
+from tests.offline.conftest import ts, write_users
 
 SPINE_SCHEMA = T.StructType([T.StructField("user_id", T.LongType()), T.StructField("event_timestamp", T.TimestampType()),
                              T.StructField("label", T.IntegerType())])

@@ -1,0 +1,1 @@
+from tests.offline.conftest import project, ws  # noqa: F401  (shared fixtures)
