@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from sparkfs.training.pit_join import FeatureSource, point_in_time_join
+from sparkfs.errors import ValidationError
+from sparkfs.training.pit_join import FeatureSource, point_in_time_join, validate_spine
 
 #: 2024-03-10 06:00 UTC: US daylight saving starts that day, which the time zone test needs.
 BASE_MICROS = 1_710_050_400 * 1_000_000
