@@ -79,7 +79,7 @@ def _pick(u: Column, weighted: Sequence[tuple[str, int]]) -> Column:
     acc, expr = 0.0, None
     for value, weight in weighted[:-1]:
         acc += weight / total
-        expr = (F.when(u < acc, value) if expr is None else expr.when(u < acc, value))
+        expr = F.when(u < acc, value) if expr is None else expr.when(u < acc, value)
     last = F.lit(weighted[-1][0])
     return last if expr is None else expr.otherwise(last)
 
@@ -120,16 +120,13 @@ def users_frame(ids: DataFrame, spec: DemoSpec) -> DataFrame:
     base_age = 18 + F.floor(_uniform(s, "u.age", user) * 62)
     age = base_age + F.floor((updated_s - signup_s) / F.lit(365 * _DAY))
     premium = _uniform(s, "u.premium", user, version) < (0.15 + 0.1 * version.cast("double"))
-    return (
-        ids.where(version < n_versions)
-        .select(
-            (user + 1).alias("user_id"),
-            _ts(signup_s).alias("signup_ts"),
-            F.coalesce(country, home).alias("country"),
-            age.cast("int").alias("age"),
-            premium.alias("is_premium"),
-            _ts(updated_s).alias("updated_at"),
-        )
+    return ids.where(version < n_versions).select(
+        (user + 1).alias("user_id"),
+        _ts(signup_s).alias("signup_ts"),
+        F.coalesce(country, home).alias("country"),
+        age.cast("int").alias("age"),
+        premium.alias("is_premium"),
+        _ts(updated_s).alias("updated_at"),
     )
 
 
