@@ -80,7 +80,7 @@ def executor_task_counts(spark: SparkSession) -> dict[str, int]:
     A job prints it so that a run on a cluster can be checked to have used separate executors.
     """
     # The status store is the data behind the UI's Executors tab; it is there with the UI off.
-    summaries = spark.sparkContext._jsc.sc().statusStore().executorList(False)  # type: ignore[union-attr]
+    summaries = spark.sparkContext._jsc.sc().statusStore().executorList(False)
     counts = {}
     for i in range(summaries.size()):
         item = summaries.apply(i)
