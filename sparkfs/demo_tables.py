@@ -202,7 +202,7 @@ def transactions_frame(ids: DataFrame, spec: DemoSpec) -> DataFrame:
 
 
 def fraud_labels_frame(ids: DataFrame, spec: DemoSpec) -> DataFrame:
-    """One label per distinct transaction: a training spine ``(txn_id, user_id, ts, is_fraud)``.
+    """One label per distinct transaction: a training spine ``(txn_id, user_id, merchant_id, ts, is_fraud)``.
 
     Fraud is likelier at risky merchants, for large amounts and for a few compromised users, so
     features built from the other tables carry real signal (~1.5% positives overall).
@@ -221,6 +221,7 @@ def fraud_labels_frame(ids: DataFrame, spec: DemoSpec) -> DataFrame:
     return txns.select(
         "txn_id",
         "user_id",
+        "merchant_id",
         "ts",
         (_uniform(s, "f.label", F.col("txn_id")) < p).alias("is_fraud"),
     )

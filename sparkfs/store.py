@@ -96,4 +96,6 @@ class FeatureStore:
 
 
 def _default_gate() -> Any:
-    return None
+    from sparkfs.quality_default import default_gate
+
+    return default_gate()

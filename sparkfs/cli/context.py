@@ -73,8 +73,10 @@ class CliContext:
         )
 
     def quality_gate(self) -> Gate | None:
-        """The quality gate jobs run before committing (None until quality gates exist)."""
-        return None
+        """The quality gate jobs run before committing."""
+        from sparkfs.quality_default import default_gate
+
+        return default_gate()
 
     @property
     def user(self) -> str:
