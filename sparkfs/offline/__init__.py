@@ -1,0 +1,1 @@
+"""The offline store: Delta tables of feature values and the transformations that fill them."""
