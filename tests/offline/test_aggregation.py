@@ -92,7 +92,7 @@ def _event(grain: timedelta) -> st.SearchStrategy[tuple[Any, ...]]:
 
 
 def _cases(grain: timedelta) -> st.SearchStrategy[list[list[tuple[Any, ...]]]]:
-    return st.lists(st.lists(_event(grain), max_size=10), min_size=1, max_size=25)
+    return st.lists(st.lists(_event(grain), max_size=10), min_size=15, max_size=40)
 
 
 def _rows(cases: list[list[tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
@@ -155,7 +155,7 @@ def _check_shape(
 
 @pytest.mark.parametrize("spec", [HOURLY, DAILY], ids=["hour", "day"])
 def test_point_in_time_reads_match_brute_force(spark: SparkSession, spec: AggregationSpec) -> None:
-    @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=4 if spec is HOURLY else 3, deadline=None, suppress_health_check=list(HealthCheck))
     @given(cases=_cases(spec.grain_size))
     def check(cases: list[list[tuple[Any, ...]]]) -> None:
         rows = _rows(cases)
@@ -172,7 +172,7 @@ def test_backfilled_ranges_compose_to_the_full_history(spark: SparkSession) -> N
     """Ranges computed separately (each from required_event_start) read like one full run."""
     spec = HOURLY
 
-    @settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
     @given(cases=_cases(spec.grain_size), cuts=st.tuples(st.integers(1, 20), st.integers(1, 30)))
     def check(cases: list[list[tuple[Any, ...]]], cuts: tuple[int, int]) -> None:
         rows = _rows(cases)
