@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sparkfs.definitions import FeatureView
@@ -10,15 +10,13 @@ from sparkfs.offline.aggregation import (
     AggFeature,
     AggregationSpec,
     aggregate_windows,
-    output_columns,
 )
 from sparkfs.offline.conform import EVENT_TIMESTAMP
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
-    from pyspark.sql.types import DataType
 
-__all__ = ["aggregate_view", "aggregation_columns", "max_window", "spec_of", "value_columns"]
+__all__ = ["aggregate_view", "spec_of", "value_columns"]
 
 
 def spec_of(view: FeatureView) -> AggregationSpec:
@@ -31,18 +29,9 @@ def spec_of(view: FeatureView) -> AggregationSpec:
     )
 
 
-def aggregation_columns(view: FeatureView) -> list[tuple[str, DataType]]:
-    return list(output_columns(spec_of(view)))
-
-
 def value_columns(view: FeatureView) -> list[str]:
     assert view.aggregations is not None
     return [f.column for f in view.aggregations.features if f.column is not None]
-
-
-def max_window(view: FeatureView) -> timedelta:
-    assert view.aggregations is not None
-    return max(view.aggregations.windows)
 
 
 def aggregate_view(

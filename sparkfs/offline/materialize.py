@@ -19,18 +19,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
-from sparkfs.definitions import FeatureView
+from sparkfs.definitions import FeatureView, window_label
 from sparkfs.errors import ValidationError
 from sparkfs.offline.conform import (
     EVENT_TIMESTAMP,
-    SPARK_TYPES,
     conform_events,
     conform_features,
 )
 from sparkfs.offline.source import SourceRead, apply_transformation, read_source
-from sparkfs.offline.table import OfflineTable
+from sparkfs.offline.table import OfflineTable, schema_fingerprint
 from sparkfs.registry.progress import ProgressStore
 from sparkfs.registry.runs import RunRecord
 
@@ -60,28 +58,28 @@ def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def offline_schema(workspace: Workspace, view: FeatureView) -> T.StructType:
-    """The stored columns of a view (without ``_ingested_at`` / ``event_date``)."""
-    fields = [T.StructField(k.name, SPARK_TYPES[k.type], True) for k in workspace.repository.join_keys(view)]
-    fields.append(T.StructField(EVENT_TIMESTAMP, T.TimestampType(), True))
+def stored_columns(workspace: Workspace, view: FeatureView) -> list[tuple[str, str]]:
+    """The declared stored columns of a view: (name, type) with aggregates typed by function."""
+    cols = [(k.name, k.type) for k in workspace.repository.join_keys(view)]
+    cols.append((EVENT_TIMESTAMP, "timestamp"))
+    cols += [(f.name, f.type) for f in view.features]
     if view.aggregations is not None:
-        from sparkfs.offline.aggregation_bridge import aggregation_columns
-
-        fields += [T.StructField(name, dtype, True) for name, dtype in aggregation_columns(view)]
-    else:
-        fields += [T.StructField(f.name, SPARK_TYPES[f.type], True) for f in view.features]
-    return T.StructType(fields)
+        for feature in view.aggregations.features:
+            for window in view.aggregations.windows:
+                cols.append((f"{feature.name}_{window_label(window)}", f"{feature.function}({feature.column})"))
+    return cols
 
 
 def offline_table(workspace: Workspace, view: FeatureView) -> OfflineTable:
-    return OfflineTable(view=view.name, root=workspace.offline_root, schema=offline_schema(workspace, view))
+    return OfflineTable(view=view.name, root=workspace.offline_root,
+                        fingerprint=schema_fingerprint(stored_columns(workspace, view)))
 
 
 def _batch(
     spark: SparkSession, workspace: Workspace, view: FeatureView, source: SourceRead,
     start: datetime | None, end: datetime | None,
-) -> tuple[DataFrame, DataFrame]:
-    """(rows to write, transformed input in scope) for event times in [start, end)."""
+) -> tuple[DataFrame, DataFrame, str]:
+    """(rows to write, input in scope, its event-time column) for event times in [start, end)."""
     keys = workspace.repository.join_keys(view)
     transformed = apply_transformation(spark, view, source.df)
     ts = F.col(view.timestamp_column)
@@ -91,15 +89,16 @@ def _batch(
             scoped = scoped.where(ts >= F.lit(start))
         if end is not None:
             scoped = scoped.where(ts < F.lit(end))
-        return conform_features(scoped, view, keys), scoped
-    from sparkfs.offline.aggregation_bridge import aggregate_view, max_window, value_columns
+        return conform_features(scoped, view, keys), scoped, view.timestamp_column
+    from sparkfs.offline.aggregation import required_event_start
+    from sparkfs.offline.aggregation_bridge import aggregate_view, spec_of, value_columns
 
     events = conform_events(transformed, view, keys, value_columns(view))
     if start is not None:
-        events = events.where(F.col(EVENT_TIMESTAMP) > F.lit(start - max_window(view)))
+        events = events.where(F.col(EVENT_TIMESTAMP) >= F.lit(required_event_start(spec_of(view), start)))
     if end is not None:
         events = events.where(F.col(EVENT_TIMESTAMP) < F.lit(end))
-    return aggregate_view(events, view, [k.name for k in keys], start=start, end=end), events
+    return aggregate_view(events, view, [k.name for k in keys], start=start, end=end), events, EVENT_TIMESTAMP
 
 
 def _rows_written(metrics: dict[str, str]) -> int:
@@ -143,11 +142,13 @@ def materialize(
     )
     try:
         source = read_source(spark, view, workspace.config.data_dir)
-        batch, scoped = _batch(spark, workspace, view, source, run_start or incremental_since, run_end)
-        rows_in = scoped.count()
+        batch, scoped, time_column = _batch(spark, workspace, view, source, run_start or incremental_since, run_end)
+        stats = scoped.agg(F.count(F.lit(1)).alias("n"), F.max(F.col(time_column)).alias("newest")).first()
+        assert stats is not None
+        rows_in, newest = int(stats["n"]), stats["newest"]
         if gate is not None:
             gate(spark, workspace, view, version, batch, run_id)
-        table.ensure(spark, {"sparkfs.feature_view": view.name})
+        table.ensure(spark, batch.schema, {"sparkfs.feature_view": view.name})
         metadata: dict[str, Any] = {
             "run_id": run_id, "feature_view": view.name, "definition_version": version,
             "namespace": workspace.namespace, "inputs": {source.location: source.delta_version},
@@ -166,7 +167,7 @@ def materialize(
         if table.properties(spark).get("sparkfs.definition_version") != version:
             table.set_properties(spark, {"sparkfs.definition_version": version})
         if start is None:
-            _advance_watermark(spark, progress, view, version, workspace.namespace, scoped, source)
+            _advance_watermark(progress, view, version, workspace.namespace, newest, source)
     except BaseException as exc:
         workspace.runs.finish(run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:4000])
         raise
@@ -188,11 +189,9 @@ def _floor_hour(value: datetime) -> datetime:
 
 
 def _advance_watermark(
-    spark: SparkSession, progress: ProgressStore, view: FeatureView, version: str, namespace: str,
-    scoped: DataFrame, source: SourceRead,
+    progress: ProgressStore, view: FeatureView, version: str, namespace: str,
+    newest: datetime | None, source: SourceRead,
 ) -> None:
-    row = scoped.agg(F.max(F.col(view.timestamp_column)).alias("m")).first()
-    newest = row["m"] if row is not None else None
     if newest is None:
         return
     if newest.tzinfo is None:

@@ -41,10 +41,9 @@ _CONFLICTS = (
 _METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 
 
-def schema_fingerprint(schema: T.StructType) -> str:
-    """Stable short hash of column names and types (what decides a new physical table)."""
-    text = json.dumps([(f.name, f.dataType.simpleString()) for f in schema.fields])
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+def schema_fingerprint(columns: list[tuple[str, str]]) -> str:
+    """Stable short hash of the stored columns and their declared types (decides the table)."""
+    return hashlib.sha256(json.dumps(columns).encode()).hexdigest()[:12]
 
 
 def _is_conflict(exc: Exception) -> bool:
@@ -58,15 +57,17 @@ class OfflineTable:
 
     view: str
     root: str
-    schema: T.StructType  # keys, event_timestamp, features (no _ingested_at / event_date)
+    fingerprint: str  # schema_fingerprint of the declared stored columns
 
     @property
     def path(self) -> str:
-        return f"{self.root.rstrip('/')}/{self.view}/{schema_fingerprint(self.schema)}"
+        return f"{self.root.rstrip('/')}/{self.view}/{self.fingerprint}"
 
-    def full_schema(self) -> T.StructType:
+    @staticmethod
+    def full_schema(batch: T.StructType) -> T.StructType:
+        """The stored schema for a batch of keys, event_timestamp and features."""
         return T.StructType(
-            [*self.schema.fields,
+            [*batch.fields,
              T.StructField(INGESTED_AT, T.TimestampType(), False),
              T.StructField(EVENT_DATE, T.DateType(), False)]
         )
@@ -76,7 +77,7 @@ class OfflineTable:
 
         return bool(DeltaTable.isDeltaTable(spark, self.path))
 
-    def ensure(self, spark: SparkSession, properties: dict[str, str]) -> None:
+    def ensure(self, spark: SparkSession, batch: T.StructType, properties: dict[str, str]) -> None:
         """Create the table if missing (safe when two writers race to create it)."""
         from delta.tables import DeltaTable
 
@@ -85,7 +86,7 @@ class OfflineTable:
                 return
             try:
                 builder = DeltaTable.createIfNotExists(spark).location(self.path)
-                builder = builder.addColumns(self.full_schema()).partitionedBy(EVENT_DATE)
+                builder = builder.addColumns(self.full_schema(batch)).partitionedBy(EVENT_DATE)
                 for key, value in {"delta.enableChangeDataFeed": "true", **properties}.items():
                     builder = builder.property(key, value)
                 builder.execute()
@@ -123,7 +124,7 @@ class OfflineTable:
     ) -> int:
         """Atomically replace every row with event date in [start, end) by ``df``'s rows."""
         predicate = f"{EVENT_DATE} >= '{start.isoformat()}' AND {EVENT_DATE} < '{end.isoformat()}'"
-        rows = self._stamp(df, ingested_at).where(predicate).select(*self.full_schema().names)
+        rows = self._stamp(df, ingested_at).where(predicate).select(*self.full_schema(df.schema).names)
 
         def write() -> None:
             (rows.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
@@ -138,7 +139,7 @@ class OfflineTable:
         """Atomically replace every row with event_timestamp >= ``since`` (aggregation upserts)."""
         literal = f"timestamp'{since.strftime('%Y-%m-%d %H:%M:%S')}'"
         predicate = f"{EVENT_TIMESTAMP} >= {literal} AND {EVENT_DATE} >= '{since.date().isoformat()}'"
-        rows = self._stamp(df, ingested_at).where(predicate).select(*self.full_schema().names)
+        rows = self._stamp(df, ingested_at).where(predicate).select(*self.full_schema(df.schema).names)
 
         def write() -> None:
             (rows.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
@@ -153,8 +154,8 @@ class OfflineTable:
         """MERGE on (keys, event_timestamp): new rows inserted, changed rows updated."""
         from delta.tables import DeltaTable
 
-        rows = self._stamp(df, ingested_at).select(*self.full_schema().names)
-        features = [f.name for f in self.schema.fields if f.name not in (*keys, EVENT_TIMESTAMP)]
+        rows = self._stamp(df, ingested_at).select(*self.full_schema(df.schema).names)
+        features = [c for c in df.columns if c not in (*keys, EVENT_TIMESTAMP)]
         on = " AND ".join(f"t.`{c}` = s.`{c}`" for c in [*keys, EVENT_TIMESTAMP])
         on += " AND t.event_date = s.event_date"
         changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in features) or "false"
