@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -86,7 +87,7 @@ def describe_cmd(state: CliContext, name: str, as_json: bool) -> None:
     found = state.definitions.find(name)
     if not found:
         raise NotFoundError(f"no definition named {name!r} in the registry; `sparkfs list` shows what is there")
-    out = []
+    out: list[dict[str, Any]] = []
     for kind, _ in found:
         history = state.definitions.history(kind, name)
         current = next((r for r in history if r.current), None)

@@ -25,7 +25,7 @@ def spec_of(view: FeatureView) -> AggregationSpec:
     return AggregationSpec(
         grain=agg.grain,
         windows=tuple(agg.windows),
-        features=tuple(AggFeature(name=f.name, function=f.function, column=f.column) for f in agg.features),  # type: ignore[arg-type]
+        features=tuple(AggFeature(name=f.name, function=f.function, column=f.column) for f in agg.features),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -51,7 +52,7 @@ def _field(df: DataFrame, view: FeatureView, column: str, role: str) -> T.Struct
     return fields[column]
 
 
-def _typed(df: DataFrame, view: FeatureView, column: str, declared: str, role: str) -> F.Column:
+def _typed(df: DataFrame, view: FeatureView, column: str, declared: str, role: str) -> Column:
     actual = _field(df, view, column, role).dataType
     wanted = SPARK_TYPES[declared]
     if actual == wanted:
@@ -64,7 +65,7 @@ def _typed(df: DataFrame, view: FeatureView, column: str, declared: str, role: s
     )
 
 
-def _event_time(df: DataFrame, view: FeatureView) -> F.Column:
+def _event_time(df: DataFrame, view: FeatureView) -> Column:
     column = view.timestamp_column
     actual = _field(df, view, column, "timestamp").dataType
     if isinstance(actual, T.TimestampType):

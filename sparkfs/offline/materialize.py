@@ -60,7 +60,7 @@ def _midnight(day: date) -> datetime:
 
 def stored_columns(workspace: Workspace, view: FeatureView) -> list[tuple[str, str]]:
     """The declared stored columns of a view: (name, type) with aggregates typed by function."""
-    cols = [(k.name, k.type) for k in workspace.repository.join_keys(view)]
+    cols: list[tuple[str, str]] = [(k.name, k.type) for k in workspace.repository.join_keys(view)]
     cols.append((EVENT_TIMESTAMP, "timestamp"))
     cols += [(f.name, f.type) for f in view.features]
     if view.aggregations is not None:
