@@ -13,8 +13,10 @@ How it stays cheap (no scan of each window per row):
    event counts from boundary ``ceil_grain(e)`` onward.
 2. Values only change at a bucket's own boundary ``i`` (events enter) and at ``i + w`` for
    each window (they leave). Each bucket row is exploded into those candidate boundaries.
-3. One sort per key: a range window per window length combines the partials of the buckets in
-   ``(b - w, b]``; a ``lag`` over the same order drops rows equal to the previous one.
+3. One sort per key. count, sum, avg and last are running totals (a bucket adds its partial
+   where it enters and subtracts it where it leaves), which Spark updates in O(1) per row;
+   min, max and the HLL union use range frames over the buckets in ``(b - w, b]``. A ``lag``
+   over the same order then drops rows equal to the key's previous row.
 """
 
 from __future__ import annotations
