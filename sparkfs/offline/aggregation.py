@@ -13,8 +13,10 @@ How it stays cheap (no scan of each window per row):
    event counts from boundary ``ceil_grain(e)`` onward.
 2. Values only change at a bucket's own boundary ``i`` (events enter) and at ``i + w`` for
    each window (they leave). Each bucket row is exploded into those candidate boundaries.
-3. One sort per key: a range window per window length combines the partials of the buckets in
-   ``(b - w, b]``; a ``lag`` over the same order drops rows equal to the previous one.
+3. One sort per key. count, sum, avg and last are running totals (a bucket adds its partial
+   where it enters and subtracts it where it leaves), which Spark updates in O(1) per row;
+   min, max and the HLL union use range frames over the buckets in ``(b - w, b]``. A ``lag``
+   over the same order then drops rows equal to the key's previous row.
 """
 
 from __future__ import annotations
@@ -27,7 +29,13 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, StructType, TimestampNTZType, TimestampType
 
 from sparkfs.errors import ValidationError
-from sparkfs.offline.aggregation_partials import PREFIX, PartialPlan, feature_type, plan_partials
+from sparkfs.offline.aggregation_partials import (
+    PREFIX,
+    Frames,
+    PartialPlan,
+    feature_type,
+    plan_partials,
+)
 from sparkfs.offline.aggregation_spec import (
     AggFeature,
     AggFunction,
@@ -131,7 +139,7 @@ def aggregate_windows(
     first, stop = _index_range(start, end, grain_us)
     reach = max(_micros(w) // grain_us for w in spec.windows)
     buckets = _bucket_rollup(events, keys, timestamp_column, plan, grain_us, first, stop, reach)
-    candidates = _candidates(buckets, keys, spec, grain_us, first, stop, reach)
+    candidates = _candidates(buckets, keys, spec, grain_us, stop)
     values = _window_values(candidates, keys, spec, plan, grain_us)
     return _changed_rows(values, keys, [n for n, _ in features], first, grain_us)
 
@@ -226,39 +234,21 @@ def _ceil_index(grain_us: int) -> Column:
 
 
 def _candidates(
-    buckets: DataFrame,
-    keys: list[str],
-    spec: AggregationSpec,
-    grain_us: int,
-    first: int | None,
-    stop: int | None,
-    reach: int,
+    buckets: DataFrame, keys: list[str], spec: AggregationSpec, grain_us: int, stop: int | None
 ) -> DataFrame:
-    """Bucket rows plus the boundaries where their events leave each window.
+    """Each bucket row, plus one row per window at the boundary where the bucket leaves it.
 
-    Offset 0 keeps the bucket's partials; offset ``w/g`` is a partial-free row at the boundary
-    where the bucket's events leave window ``w``. Several rows may land on one boundary; they
-    get identical window values and the change filter keeps one.
+    All rows of a bucket carry its partials and an ``offset`` (0, or ``w/g``) saying which role
+    the row plays. Several rows may land on one boundary; they get identical window values and
+    the change filter keeps one. Rows before ``start`` stay: running totals need them.
     """
     offsets = sorted({0, *(_micros(w) // grain_us for w in spec.windows)})
     partials = [c for c in buckets.columns if c not in (*keys, _IDX)]
     exploded = buckets.select(
         *keys, F.col(_IDX), *partials, F.explode(F.array(*map(F.lit, offsets))).alias(_OFFSET)
     )
-    is_bucket = F.col(_OFFSET) == 0
-    rows = exploded.select(
-        *keys,
-        (F.col(_IDX) + F.col(_OFFSET)).alias(_IDX),
-        *(F.when(is_bucket, F.col(p)).alias(p) for p in partials),
-        is_bucket.alias(_OFFSET),
-    )
-    idx = F.col(_IDX)
-    if stop is not None:
-        rows = rows.where(idx < stop)
-    if first is not None:
-        # Before ``first`` only buckets inside some frame of an in-range boundary matter.
-        rows = rows.where((idx >= first) | (F.col(_OFFSET) & (idx > first - reach)))
-    return rows.drop(_OFFSET)
+    rows = exploded.withColumn(_IDX, F.col(_IDX) + F.col(_OFFSET))
+    return rows if stop is None else rows.where(F.col(_IDX) < stop)
 
 
 def _window_values(
@@ -269,13 +259,13 @@ def _window_values(
     grain_us: int,
 ) -> DataFrame:
     """Every feature over every window at every candidate boundary (one sort per key)."""
-    ordered = Window.partitionBy(*keys).orderBy(_IDX)
+    frames = Frames(Window.partitionBy(*keys).orderBy(_IDX), _IDX, _OFFSET, grain_us)
     values: list[Column] = []
     for i, feature in enumerate(spec.features):
         for window in spec.windows:
-            frame = ordered.rangeBetween(-(_micros(window) // grain_us - 1), 0)
+            width = _micros(window) // grain_us
             name = feature_column_name(feature, window)
-            values.append(plan.window_value(feature, i, frame).alias(name))
+            values.append(plan.window_value(feature, i, width, frames).alias(name))
     return candidates.select(*keys, _IDX, *values)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pyspark.sql import Column, WindowSpec
+from pyspark.sql import Column, Window, WindowSpec
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
@@ -33,7 +33,7 @@ from pyspark.sql.types import (
 from sparkfs.errors import ValidationError
 from sparkfs.offline.aggregation_spec import AggFeature, AggregationSpec
 
-__all__ = ["PartialPlan", "feature_type", "plan_partials"]
+__all__ = ["Frames", "PartialPlan", "feature_type", "plan_partials"]
 
 #: Internal column prefix; chosen so it cannot clash with a sensible user column.
 PREFIX = "__sfa_"
@@ -41,7 +41,7 @@ _ROWS = "*"
 #: Partials each function needs per bucket.
 _NEEDS: dict[str, tuple[str, ...]] = {
     "count": ("cnt",),
-    "sum": ("sum",),
+    "sum": ("sum", "cnt"),
     "avg": ("sum", "cnt"),
     "min": ("min",),
     "max": ("max",),
@@ -142,30 +142,76 @@ class PartialPlan:
             return F.max(F.struct(F.col(ts_col).alias("t"), col.alias("v")))
         return F.hll_sketch_agg(_hll_input(col, self.types[column]))
 
-    def window_value(self, feature: AggFeature, index: int, frame: WindowSpec) -> Column:
-        """The feature's value over ``frame`` (a range of bucket rows), from the partials."""
+    def window_value(self, feature: AggFeature, index: int, width: int, frames: Frames) -> Column:
+        """The feature over the ``width`` buckets ending at each row's boundary.
+
+        Invertible aggregates (count, sum, avg) and ``last`` use running (unbounded preceding)
+        frames, which Spark updates in O(1) per row: a bucket adds its partial on its own row
+        and subtracts it on the row where it leaves the window. min, max and HLL are not
+        invertible and use a sliding range frame, whose cost grows with the buckets it spans.
+        """
         column = feature.column or _ROWS
 
         def part(kind: str) -> Column:
             return F.col(self.name(column, kind))
 
+        def running_net(kind: str) -> Column:
+            return F.sum(frames.net(part(kind), width)).over(frames.running)
+
         fn, out = feature.function, self.out_types[index]
-        if fn == "count":
-            return F.coalesce(F.sum(part("cnt")).over(frame), F.lit(0)).cast(LongType())
-        if fn == "sum":
-            return F.sum(part("sum")).over(frame).cast(out)
-        if fn == "avg":
-            n = F.sum(part("cnt")).over(frame)
-            total = F.sum(part("sum")).over(frame).cast(DoubleType())
-            return F.when(n > 0, total / n.cast(DoubleType()))
-        if fn == "min":
-            return F.min(part("min")).over(frame)
-        if fn == "max":
-            return F.max(part("max")).over(frame)
+        if fn in ("count", "sum", "avg"):
+            n = F.coalesce(running_net("cnt"), F.lit(0)).cast(LongType())
+            if fn == "count":
+                return n
+            total = running_net("sum")
+            if fn == "sum":
+                return F.when(n > 0, total).cast(out)
+            return F.when(n > 0, total.cast(DoubleType()) / n.cast(DoubleType()))
         if fn == "last":
-            return F.max(part("last")).over(frame).getField("v")
-        sketch = F.hll_union_agg(part("hll")).over(frame)
+            latest = F.max(frames.entering(part("last"))).over(frames.running)
+            return F.when(frames.within(latest.getField("t"), width), latest.getField("v"))
+        sliding = frames.sliding(width)
+        if fn == "min":
+            return F.min(frames.entering(part("min"))).over(sliding)
+        if fn == "max":
+            return F.max(frames.entering(part("max"))).over(sliding)
+        sketch = F.hll_union_agg(frames.entering(part("hll"))).over(sliding)
         return F.coalesce(F.hll_sketch_estimate(sketch), F.lit(0)).cast(LongType())
+
+
+@dataclass(frozen=True)
+class Frames:
+    """The row layout the engine feeds to :meth:`PartialPlan.window_value`.
+
+    Rows are ordered per key by boundary index ``idx``; ``offset`` is 0 on a bucket's own row
+    and ``w/g`` on the row where it leaves window ``w`` (those rows carry the same partials).
+    """
+
+    ordered: WindowSpec
+    idx: str
+    offset: str
+    grain_us: int
+
+    @property
+    def running(self) -> WindowSpec:
+        return self.ordered.rangeBetween(Window.unboundedPreceding, Window.currentRow)
+
+    def sliding(self, width: int) -> WindowSpec:
+        return self.ordered.rangeBetween(-(width - 1), 0)
+
+    def entering(self, partial: Column) -> Column:
+        """The partial on the bucket's own row only."""
+        return F.when(F.col(self.offset) == 0, partial)
+
+    def net(self, partial: Column, width: int) -> Column:
+        """+partial where the bucket enters, -partial where it leaves a ``width`` window."""
+        offset = F.col(self.offset)
+        return F.when(offset == 0, partial).when(offset == width, -partial)
+
+    def within(self, event_time: Column, width: int) -> Column:
+        """Whether an event time lies in ``(b - width, b]`` for the row's boundary ``b``."""
+        oldest = (F.col(self.idx) - F.lit(width)) * F.lit(self.grain_us)
+        return F.unix_micros(event_time) > oldest
 
 
 def _hll_input(col: Column, dt: DataType) -> Column:
