@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -10,9 +12,26 @@ from pathlib import Path
 
 import redis
 
-from tests.redis_server import free_port
+__all__ = ["RedisClusterProcess", "free_cluster_port"]
 
-__all__ = ["RedisClusterProcess"]
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_cluster_port(taken: set[int]) -> int:
+    """A free port whose cluster bus port (port + 10000) is free and below 65536 too."""
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(20000, 30000)
+        if port not in taken and _bindable(port) and _bindable(port + 10000):
+            return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
 
 
 class RedisClusterProcess:
@@ -22,7 +41,9 @@ class RedisClusterProcess:
         for tool in ("redis-server", "redis-cli"):
             if shutil.which(tool) is None:
                 raise RuntimeError(f"{tool} is not installed; run scripts/setup.sh")
-        self.ports = [free_port() for _ in range(masters)]
+        self.ports: list[int] = []
+        for _ in range(masters):
+            self.ports.append(free_cluster_port(set(self.ports)))
         self.dir = Path(tempfile.mkdtemp(prefix="sparkfs-cluster-"))
         self.procs: list[subprocess.Popen[bytes]] = []
 
