@@ -35,9 +35,31 @@ from sparkfs.online.layout import (
     pointer_field,
 )
 
-__all__ = ["GenerationInfo", "Generations"]
+__all__ = ["GenerationInfo", "GenerationLostError", "Generations"]
 
 _DELETE_BATCH = 1000
+_PUBLISH = """
+if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 0 then return -1 end
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[4] .. '|live|' .. ARGV[5])
+if old and old ~= ARGV[3] then
+  redis.call('HSET', KEYS[1], 'gen:' .. old, ARGV[4] .. '|retired|' .. ARGV[5])
+  return tonumber(old)
+end
+return 0
+"""
+_RETIRE = """
+redis.call('HDEL', KEYS[1], ARGV[1])
+for i = 4, #ARGV do
+  redis.call('HSET', KEYS[1], 'gen:' .. ARGV[i], ARGV[2] .. '|retired|' .. ARGV[3])
+end
+return 1
+"""
+
+
+class GenerationLostError(OnlineStoreError):
+    """Redis lost a generation record mid-refresh (restart without persistence, flush)."""
 
 
 @dataclass(frozen=True)
@@ -84,34 +106,28 @@ class Generations:
         self.client.hset(ctl, generation_field(generation), f"{version}|building|{_now_ms()}")
         return generation
 
-    def publish(self, view_name: str, version: str, generation: int) -> list[int]:
-        """Point readers of ``version`` at ``generation``; mark what it replaces ``retired``.
+    def publish(self, view_name: str, version: str, generation: int) -> int | None:
+        """Point readers of ``version`` at ``generation``; mark the one it replaces ``retired``.
 
-        One MULTI/EXEC on one key (one slot): readers see the old or the new pointer, nothing
-        in between. Returns the generations now retired.
+        One script on one key (one slot): readers see the old or the new pointer, nothing in
+        between. Returns the retired generation (or ``None``).
+
+        Raises:
+            GenerationLostError: the generation's record vanished (Redis restarted without
+                persistence, or was flushed, during the refresh): its keys are incomplete.
         """
-        ctl = self._ctl(view_name)
-        retired = [g.generation for g in self.list(view_name)
-                   if g.state == "live" and g.version == version and g.generation != generation]
-        now = _now_ms()
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hset(ctl, pointer_field(version), generation)
-        pipe.hset(ctl, generation_field(generation), f"{version}|live|{now}")
-        for old in retired:
-            pipe.hset(ctl, generation_field(old), f"{version}|retired|{now}")
-        pipe.execute()
-        return retired
+        result = self.client.eval(_PUBLISH, 1, self._ctl(view_name), pointer_field(version),
+                                  generation_field(generation), generation, version, _now_ms())
+        if int(result) < 0:
+            raise GenerationLostError(f"generation {generation} of {view_name!r} vanished "
+                                      "from Redis during the refresh")
+        return int(result) or None
 
     def retire_version(self, view_name: str, version: str) -> list[int]:
         """Unpublish a definition version (its readers then get NOT_FOUND); returns its gens."""
         ctl = self._ctl(view_name)
         gens = [g.generation for g in self.list(view_name) if g.version == version]
-        now = _now_ms()
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hdel(ctl, pointer_field(version))
-        for gen in gens:
-            pipe.hset(ctl, generation_field(gen), f"{version}|retired|{now}")
-        pipe.execute()
+        self.client.eval(_RETIRE, 1, ctl, pointer_field(version), version, _now_ms(), *gens)
         return gens
 
     def collect(self, view_name: str, *, grace_s: float, wait: bool) -> int:

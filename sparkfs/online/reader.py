@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import redis
@@ -46,7 +46,7 @@ __all__ = ["AsyncOnlineReader", "OnlineReader", "Status", "ViewValue"]
 _MAX_ROUNDS = 3
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     PRESENT = "present"
     NOT_FOUND = "not_found"
     OUTSIDE_MAX_AGE = "outside_max_age"

@@ -8,6 +8,7 @@ touches sockets on the write path. Control operations and reads use redis-py.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
@@ -85,10 +86,8 @@ class Connection:
         return [self._reply() for _ in range(n_replies)]
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
     def _fill(self) -> None:
         if self._pos:

@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 
 from sparkfs.errors import OnlineStoreError
 from sparkfs.online.checkpoints import Checkpoint, CheckpointStore
-from sparkfs.online.generations import Generations
+from sparkfs.online.generations import GenerationLostError, Generations
 from sparkfs.online.latest import changed_latest, latest_per_entity, rows_for_deleted
 from sparkfs.online.layout import data_prefix
 from sparkfs.online.task import COUNTS_SCHEMA, WriteTask
@@ -131,7 +131,8 @@ class _Context:
                 .load(self.table_path))
 
 
-def _full(ctx: _Context, previous: Checkpoint | None) -> tuple[int, WriteCounts, int]:
+def _full(ctx: _Context, previous: Checkpoint | None,
+          redo: bool = True) -> tuple[int, WriteCounts, int]:
     view, gens = ctx.view, ctx.gens
     collected = _retrying(ctx.online, "removing leftover generations",
                           lambda: gens.collect(view.name, grace_s=ctx.grace_s, wait=False))
@@ -139,8 +140,17 @@ def _full(ctx: _Context, previous: Checkpoint | None) -> tuple[int, WriteCounts,
                            lambda: gens.begin(view.name, view.version))
     latest = latest_per_entity(ctx.snapshot(), view, ctx.min_event_time)
     counts = _run_write(latest, ctx.task(generation, WriteMode.FRESH))
-    _retrying(ctx.online, "publishing the generation",
-              lambda: gens.publish(view.name, view.version, generation))
+    try:
+        _retrying(ctx.online, "publishing the generation",
+                  lambda: gens.publish(view.name, view.version, generation))
+    except GenerationLostError:
+        if not redo:
+            raise
+        log.warning("Redis lost generation %s of %s mid-refresh; refreshing again",
+                    generation, view.name)
+        prefix = data_prefix(ctx.online.namespace, view.name, view.version, generation)
+        _retrying(ctx.online, "removing a lost generation", lambda: gens.delete_keys(prefix))
+        return _full(ctx, previous, redo=False)
     if previous is not None and previous.definition_version != view.version:
         _retrying(ctx.online, "retiring the previous definition version",
                   lambda: gens.retire_version(view.name, previous.definition_version))
@@ -156,6 +166,11 @@ def _incremental(ctx: _Context, generation: int, start: int) -> WriteCounts:
     if counts.deferred:
         fixes = rows_for_deleted(cdf, ctx.snapshot(), ctx.view, ctx.min_event_time)
         counts.add(_run_write(fixes, ctx.task(generation, WriteMode.CONDITIONAL)))
+    live = _retrying(ctx.online, "checking the generation pointer",
+                     lambda: ctx.gens.live(ctx.view.name, ctx.view.version))
+    if live != generation:
+        raise GenerationLostError(f"the live generation of {ctx.view.name!r} changed from "
+                                  f"{generation} to {live} during an incremental sync")
     return counts
 
 
@@ -220,6 +235,9 @@ def sync_feature_view(
             start = cp.delta_version + 1
             try:
                 counts = _incremental(ctx, live, start)
+            except GenerationLostError as exc:
+                log.warning("%s; full refresh", exc)
+                mode, reason, start = "full", "online data lost during the sync", None
             except Exception as exc:
                 if not _cdf_unavailable(exc):
                     raise

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from sparkfs.errors import OnlineStoreError
 from sparkfs.online.resp import Connection, ReplyError, command
@@ -34,7 +34,7 @@ _RETRYABLE = ("MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN", "LOADING", "NOSCRIPT", 
 _SHA = WRITE_SCRIPT_SHA.encode()
 
 
-class WriteMode(str, Enum):
+class WriteMode(StrEnum):
     FRESH = "fresh"
     CONDITIONAL = "conditional"
     FORCE = "force"
