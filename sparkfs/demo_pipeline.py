@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,9 @@ def run_demo_pipeline(
     clock = time.monotonic()
     out = str(Path(workspace.config.data_dir) / "demo")
     say(f"[1/5] generating {rows} demo transactions under {out}")
-    demo = generate_demo_data(spark, out, rows=rows, seed=seed)
+    # Anchor the data at today's midnight so values are within their ttl when served.
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    demo = generate_demo_data(spark, out, rows=rows, seed=seed, anchor=today)
     summary["demo"] = {"transactions": demo.transactions_rows, "users": demo.users, "merchants": demo.merchants}
     say("[2/5] applying the feature repository")
     plan = workspace.definitions.apply(workspace.repository, user=workspace.user)
@@ -60,5 +63,26 @@ def run_demo_pipeline(
 
 
 def _sync_and_lookup(spark: SparkSession, workspace: Workspace, say: Callable[[str], None]) -> dict[str, Any]:
-    say("[5/5] online store: not available in this build")
-    return {}
+    from sparkfs.online.reader import OnlineReader
+    from sparkfs.online_sync import online_target, online_view, sync_online
+
+    say("[5/5] syncing online feature views to Redis and looking up a few users")
+    out: dict[str, Any] = {"synced": {}}
+    for result in sync_online(spark, workspace):
+        out["synced"][result.view_name] = {"mode": result.mode, "entities_written": result.entities_written,
+                                           "seconds": round(result.duration_s, 1)}
+        say(f"      {result.view_name}: {result.entities_written} entities ({result.mode})")
+    views = [online_view(spark, workspace, name)[0] for name in ("user_profile", "user_txn_aggs")]
+    reader = OnlineReader(online_target(workspace))
+    try:
+        rows = [{"user_id": uid} for uid in (1, 2, 3)]
+        answers = reader.read(views, rows)
+    finally:
+        reader.close()
+    out["lookup"] = [
+        {"user_id": row["user_id"], **{
+            name: {"status": str(v.status), "event_time": v.event_time, "values": v.values}
+            for name, v in answer.items()}}
+        for row, answer in zip(rows, answers, strict=True)
+    ]
+    return out

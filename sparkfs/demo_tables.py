@@ -32,8 +32,6 @@ ANCHOR = datetime(2024, 3, 1, tzinfo=UTC)
 WINDOW_DAYS = 60
 
 _DAY = 86_400
-_ANCHOR_S = int(ANCHOR.timestamp())
-_WINDOW_START_S = _ANCHOR_S - WINDOW_DAYS * _DAY
 _MAX_USER_VERSIONS = 4
 _MAX_MERCHANT_VERSIONS = 3
 
@@ -57,6 +55,12 @@ class DemoSpec:
 
     rows: int
     seed: int = 42
+    anchor: datetime = ANCHOR
+
+    @property
+    def window_start_s(self) -> int:
+        """Epoch seconds where the transactions' 60-day window starts (anchor - 60 days)."""
+        return int(self.anchor.timestamp()) - WINDOW_DAYS * _DAY
 
     @property
     def n_users(self) -> int:
@@ -88,7 +92,7 @@ def _ts(seconds: Column) -> Column:
     return F.timestamp_seconds(seconds.cast("long"))
 
 
-def _version_time(u_slot: Column, version: Column, n_versions: Column) -> Column:
+def _version_time(spec: DemoSpec, u_slot: Column, version: Column, n_versions: Column) -> Column:
     """Epoch seconds of profile version ``version >= 1``: strictly increasing in ``version``.
 
     Versions 1.. fall in [window start - 30 days, anchor), each in its own slice, so profiles
@@ -96,7 +100,7 @@ def _version_time(u_slot: Column, version: Column, n_versions: Column) -> Column
     """
     span = float(WINDOW_DAYS * _DAY + 30 * _DAY)
     frac = (version.cast("double") - 1 + u_slot) / (n_versions - 1).cast("double")
-    return F.lit(_WINDOW_START_S - 30 * _DAY) + F.floor(frac * F.lit(span))
+    return F.lit(spec.window_start_s - 30 * _DAY) + F.floor(frac * F.lit(span))
 
 
 def users_frame(ids: DataFrame, spec: DemoSpec) -> DataFrame:
@@ -108,11 +112,11 @@ def users_frame(ids: DataFrame, spec: DemoSpec) -> DataFrame:
     user = (F.col("id") / _MAX_USER_VERSIONS).cast("long")
     version = F.col("id") % _MAX_USER_VERSIONS
     n_versions = 1 + F.floor(_uniform(s, "u.versions", user) * _MAX_USER_VERSIONS)
-    signup_s = F.lit(_WINDOW_START_S - 3 * 365 * _DAY) + F.floor(
+    signup_s = F.lit(spec.window_start_s - 3 * 365 * _DAY) + F.floor(
         _uniform(s, "u.signup", user) * F.lit(float(3 * 365 * _DAY - 31 * _DAY))
     )
     updated_s = F.when(version == 0, signup_s).otherwise(
-        _version_time(_uniform(s, "u.vtime", user, version), version, n_versions)
+        _version_time(spec, _uniform(s, "u.vtime", user, version), version, n_versions)
     )
     home = _pick(_uniform(s, "u.country", user), _COUNTRIES)
     moved = _pick(_uniform(s, "u.country2", user, version), _COUNTRIES)
@@ -145,11 +149,11 @@ def merchants_frame(ids: DataFrame, spec: DemoSpec) -> DataFrame:
     mid = merchant + 1
     version = F.col("id") % _MAX_MERCHANT_VERSIONS
     n_versions = 1 + F.floor(_uniform(s, "m.versions", merchant) * _MAX_MERCHANT_VERSIONS)
-    onboard_s = F.lit(_WINDOW_START_S - 2 * 365 * _DAY) + F.floor(
+    onboard_s = F.lit(spec.window_start_s - 2 * 365 * _DAY) + F.floor(
         _uniform(s, "m.onboard", merchant) * F.lit(float(2 * 365 * _DAY - 31 * _DAY))
     )
     updated_s = F.when(version == 0, onboard_s).otherwise(
-        _version_time(_uniform(s, "m.vtime", merchant, version), version, n_versions)
+        _version_time(spec, _uniform(s, "m.vtime", merchant, version), version, n_versions)
     )
     drift = (_uniform(s, "m.drift", merchant, version) - 0.5) * 0.1 * version.cast("double")
     risk = F.least(F.lit(1.0), F.greatest(F.lit(0.0), _merchant_risk(s, mid) + drift))
@@ -172,7 +176,7 @@ def _base_transactions(ids: DataFrame, spec: DemoSpec) -> DataFrame:
     u1 = F.lit(1.0) - _uniform(s, "t.amount1", txn)
     normal = F.sqrt(-2.0 * F.log(u1)) * F.cos(2 * math.pi * _uniform(s, "t.amount2", txn))
     amount = F.round(F.exp(F.lit(3.5) + F.lit(1.1) * normal), 2)
-    ts_s = F.lit(_WINDOW_START_S) + F.floor(
+    ts_s = F.lit(spec.window_start_s) + F.floor(
         _uniform(s, "t.ts", txn) * F.lit(float(WINDOW_DAYS * _DAY))
     )
     late = _uniform(s, "t.late", txn) < LATE_RATE
