@@ -1,0 +1,95 @@
+"""The sync glue: definitions -> OnlineView, registry checkpoints, runs, retirement, sandbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from pyspark.sql import SparkSession
+
+from sparkfs.errors import ValidationError
+from sparkfs.offline.materialize import materialize
+from sparkfs.online.reader import OnlineReader, Status
+from sparkfs.online_sync import online_target, online_view, sync_online
+from sparkfs.registry import DefinitionStore
+from sparkfs.registry.checkpoints import SqlCheckpointStore
+from sparkfs.workspace import Workspace
+from tests.offline.conftest import write_users
+from tests.project import make_project
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture()
+def live_ws(tmp_path: Path, redis_url: str) -> Workspace:
+    project = make_project(tmp_path, redis_url=redis_url)
+    ws = Workspace.open(str(project.config), user="tester")
+    DefinitionStore(ws.engine).apply(ws.repository, user="tester")
+    return ws
+
+
+def lookup(ws: Workspace, spark: SparkSession, ids: list[int]) -> list[tuple]:
+    view, _ = online_view(spark, ws, "user_profile")
+    reader = OnlineReader(online_target(ws))
+    try:
+        answers = reader.read([view], [{"user_id": i} for i in ids])
+    finally:
+        reader.close()
+    return [(a["user_profile"].status, (a["user_profile"].values or {}).get("age")) for a in answers]
+
+
+def test_sync_pushes_latest_values_and_records_runs(spark: SparkSession, live_ws: Workspace) -> None:
+    old = NOW - timedelta(days=400)  # outside the 365d ttl: never written
+    write_users(spark, live_ws, [
+        (1, NOW - timedelta(days=2), 30, "US", False), (1, NOW - timedelta(days=1), 31, "US", True),
+        (2, old, 50, "DE", False),
+    ])
+    materialize(spark, live_ws, "user_profile")
+    [result] = sync_online(spark, live_ws, ["user_profile"])
+    assert result.mode == "full" and result.entities_written == 1
+    assert lookup(live_ws, spark, [1, 2, 3]) == [(Status.PRESENT, 31), (Status.NOT_FOUND, None), (Status.NOT_FOUND, None)]
+    checkpoint = SqlCheckpointStore(live_ws.engine).get("user_profile")
+    assert checkpoint is not None and checkpoint.definition_version == result.definition_version
+    [run] = live_ws.runs.list(feature_view="user_profile", job="sync")
+    assert run.status == "succeeded" and run.rows_out == 1
+    # incremental: a new value for user 1 and a new user 3
+    write_users(spark, live_ws, [(1, NOW - timedelta(hours=1), 32, "US", True), (3, NOW - timedelta(hours=2), 20, "FR", False)])
+    materialize(spark, live_ws, "user_profile")
+    [again] = sync_online(spark, live_ws, ["user_profile"])
+    assert again.mode == "incremental"
+    assert lookup(live_ws, spark, [1, 3]) == [(Status.PRESENT, 32), (Status.PRESENT, 20)]
+
+
+def test_offline_only_view_and_unmaterialized_view_are_refused(spark: SparkSession, live_ws: Workspace) -> None:
+    with pytest.raises(ValidationError, match="no offline table yet"):
+        sync_online(spark, live_ws, ["user_profile"])
+
+
+def test_removed_views_lose_their_keys(spark: SparkSession, live_ws: Workspace, redis_url: str) -> None:
+    write_users(spark, live_ws, [(1, NOW - timedelta(days=1), 31, "US", True)])
+    materialize(spark, live_ws, "user_profile", start=(NOW - timedelta(days=3)).date(), end=(NOW + timedelta(days=1)).date())
+    sync_online(spark, live_ws, ["user_profile"])
+    client = redis.Redis.from_url(redis_url)
+    assert any(b"user_profile" in k for k in client.keys("*"))
+    path = Path(live_ws.config.features_dir) / "users.yaml"
+    path.write_text(path.read_text().replace("    online: true\n", "    online: false\n", 1))
+    ws2 = Workspace.open(live_ws.config, user="tester")
+    DefinitionStore(ws2.engine).apply(ws2.repository, user="tester")
+    from sparkfs.online_sync import retire_views
+
+    assert retire_views(ws2) == ["user_profile"]
+    assert not any(b"user_profile" in k for k in client.keys("*"))
+    assert SqlCheckpointStore(ws2.engine).get("user_profile") is None
+
+
+def test_sandbox_sync_uses_its_own_keys_and_tables(spark: SparkSession, live_ws: Workspace, redis_url: str) -> None:
+    write_users(spark, live_ws, [(1, NOW - timedelta(days=1), 31, "US", True)])
+    sandbox = live_ws.in_namespace("sandbox")
+    materialize(spark, sandbox, "user_profile", start=date(2000, 1, 1), end=(NOW + timedelta(days=1)).date())
+    sync_online(spark, sandbox, ["user_profile"])
+    keys = redis.Redis.from_url(redis_url).keys("*")
+    assert keys and all(k.startswith(b"sfs-sandbox:") for k in keys)
+    assert not Path(live_ws.config.offline.root).exists() or not any(Path(live_ws.config.offline.root).iterdir())
+    assert lookup(sandbox, spark, [1]) == [(Status.PRESENT, 31)]
