@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from sparkfs.config import expand_env_tree
+from sparkfs.config import expand_env_tree, format_validation_error
 from sparkfs.definitions import (
     KINDS,
     Definition,
@@ -113,15 +113,6 @@ class Repository:
         return self.resolve(self.feature_services[name].features)
 
 
-def _pydantic_problems(where: str, err: PydanticValidationError) -> list[str]:
-    problems = []
-    for item in err.errors():
-        loc = ".".join(str(p) for p in item["loc"]) or "(definition)"
-        msg = "unknown field; remove it or check its spelling" if item["type"] == "extra_forbidden" else item["msg"]
-        problems.append(f"{where}: {loc}: {msg}")
-    return problems
-
-
 def _load_file(path: Path, problems: list[str]) -> list[tuple[str, str, Definition]]:
     try:
         data = expand_env_tree(yaml.safe_load(path.read_text()), str(path))
@@ -150,7 +141,7 @@ def _load_file(path: Path, problems: list[str]) -> list[tuple[str, str, Definiti
             try:
                 definition = model.model_validate(raw)
             except PydanticValidationError as exc:
-                problems.extend(_pydantic_problems(where, exc))
+                problems.extend(format_validation_error(where, exc))
                 continue
             found.append((KINDS[model], str(path), definition))  # type: ignore[arg-type]
     return found

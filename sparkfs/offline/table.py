@@ -124,14 +124,7 @@ class OfflineTable:
     ) -> int:
         """Atomically replace every row with event date in [start, end) by ``df``'s rows."""
         predicate = f"{EVENT_DATE} >= '{start.isoformat()}' AND {EVENT_DATE} < '{end.isoformat()}'"
-        rows = self._stamp(df, ingested_at).where(predicate).select(*self.full_schema(df.schema).names)
-
-        def write() -> None:
-            (rows.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
-             .option("userMetadata", json.dumps(metadata, sort_keys=True, default=str)).save(self.path))
-
-        self._with_retries(write, f"replace {start}..{end}")
-        return self.version(spark)
+        return self._replace(spark, df, predicate, f"replace {start}..{end}", ingested_at, metadata)
 
     def replace_from(
         self, spark: SparkSession, df: DataFrame, since: Any, *, ingested_at: Any, metadata: dict[str, Any]
@@ -139,13 +132,18 @@ class OfflineTable:
         """Atomically replace every row with event_timestamp >= ``since`` (aggregation upserts)."""
         literal = f"timestamp'{since.strftime('%Y-%m-%d %H:%M:%S')}'"
         predicate = f"{EVENT_TIMESTAMP} >= {literal} AND {EVENT_DATE} >= '{since.date().isoformat()}'"
+        return self._replace(spark, df, predicate, f"replace from {since}", ingested_at, metadata)
+
+    def _replace(
+        self, spark: SparkSession, df: DataFrame, predicate: str, what: str, ingested_at: Any, metadata: dict[str, Any]
+    ) -> int:
         rows = self._stamp(df, ingested_at).where(predicate).select(*self.full_schema(df.schema).names)
 
         def write() -> None:
             (rows.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
              .option("userMetadata", json.dumps(metadata, sort_keys=True, default=str)).save(self.path))
 
-        self._with_retries(write, f"replace from {since}")
+        self._with_retries(write, what)
         return self.version(spark)
 
     def upsert(
