@@ -62,7 +62,7 @@ def test_schemas_and_layout(spark: SparkSession, demo: DemoSummary) -> None:
         "updated_at:timestamp",
         "transactions": "txn_id:bigint,user_id:bigint,merchant_id:bigint,amount:double,"
         "currency:string,ts:timestamp,ingested_at:timestamp,dt:date",
-        "fraud_labels": "txn_id:bigint,user_id:bigint,ts:timestamp,is_fraud:boolean",
+        "fraud_labels": "txn_id:bigint,user_id:bigint,merchant_id:bigint,ts:timestamp,is_fraud:boolean",
     }
     for table, schema in expected.items():
         got = ",".join(
