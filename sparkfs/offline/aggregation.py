@@ -217,7 +217,8 @@ def _bucket_rollup(
         kept = kept.where(ts <= _boundary_literal((stop - 1) * grain_us))
     if first is not None:
         kept = kept.where(ts > _boundary_literal((first - reach - 1) * grain_us))
-    columns = [c for c in plan.columns if c != "*"]
+    # A key or the timestamp may be aggregated too; select each column once.
+    columns = [c for c in plan.columns if c not in ("*", *keys)]
     staged = kept.select(*keys, ts.alias(_TS), *columns).withColumn(_IDX, _ceil_index(grain_us))
     return staged.groupBy(*keys, _IDX).agg(*plan.bucket_aggs(_TS))
 
