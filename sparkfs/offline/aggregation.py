@@ -217,9 +217,12 @@ def _bucket_rollup(
         kept = kept.where(ts <= _boundary_literal((stop - 1) * grain_us))
     if first is not None:
         kept = kept.where(ts > _boundary_literal((first - reach - 1) * grain_us))
-    columns = [c for c in plan.columns if c != "*"]
+    # A key or the timestamp may be aggregated too; select each column once.
+    columns = [c for c in plan.columns if c not in ("*", *keys)]
     staged = kept.select(*keys, ts.alias(_TS), *columns).withColumn(_IDX, _ceil_index(grain_us))
-    return staged.groupBy(*keys, _IDX).agg(*plan.bucket_aggs(_TS))
+    # Shuffle the narrow events once, by key: the bucket aggregation and the per-key window
+    # sort both reuse that partitioning, so the (1 + windows)x wider exploded rows never move.
+    return staged.repartition(*keys).groupBy(*keys, _IDX).agg(*plan.bucket_aggs(_TS))
 
 
 def _boundary_literal(micros: int) -> Column:

@@ -155,7 +155,11 @@ def _check_shape(
 
 @pytest.mark.parametrize("spec", [HOURLY, DAILY], ids=["hour", "day"])
 def test_point_in_time_reads_match_brute_force(spark: SparkSession, spec: AggregationSpec) -> None:
-    @settings(max_examples=4 if spec is HOURLY else 3, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=4 if spec is HOURLY else 3,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(cases=_cases(spec.grain_size))
     def check(cases: list[list[tuple[Any, ...]]]) -> None:
         rows = _rows(cases)
@@ -215,6 +219,19 @@ def test_first_row_in_range_is_kept_even_if_unchanged(spark: SparkSession) -> No
     start = BASE + timedelta(hours=1)
     clipped = aggregate_windows(events, keys=KEYS, timestamp_column="ts", spec=spec, start=start)
     assert [tuple(r) for r in clipped.collect()] == [(1, "a", start.replace(tzinfo=None), 0, 0)]
+
+
+def test_a_key_and_the_timestamp_can_be_aggregated(spark: SparkSession) -> None:
+    spec = AggregationSpec(
+        "hour",
+        (timedelta(hours=1),),
+        (AggFeature("n", "count", "user"), AggFeature("seen", "last", "ts")),
+    )
+    at = BASE + timedelta(minutes=5)
+    events = spark.createDataFrame([(1, "a", at, None, None, None)], SCHEMA)
+    out = aggregate_windows(events, keys=KEYS, timestamp_column="ts", spec=spec)
+    first, _ = out.orderBy("event_timestamp").collect()
+    assert (first["n_1h"], first["seen_1h"]) == (1, at.replace(tzinfo=None))
 
 
 def test_required_event_start_reaches_one_grain_past_the_longest_window() -> None:
