@@ -194,8 +194,8 @@ def _filtered(
     return spark.read.parquet(spine_dir).where(small), srcs
 
 
-def warm(spark: SparkSession, root: str) -> None:
-    spine, srcs = _filtered(spark, root, f"{root}/spine")
+def warm(spark: SparkSession, root: str, users: int, merchants: int) -> None:
+    spine, srcs = _filtered(spark, root, f"{root}/spine", users, merchants)
     point_in_time_join(spine, srcs).write.format("noop").mode("overwrite").save()
     join_row_number(spine, srcs).write.format("noop").mode("overwrite").save()
 
@@ -270,7 +270,7 @@ def main() -> None:
             result["check_mismatched_rows"] = mismatches
             log(f"check: {mismatches} mismatched rows between sparkfs and the baseline")
         log("warm-up (JIT, codegen) on 1% of the keys ...")
-        warm(spark, root)
+        warm(spark, root, args.users, args.merchants)
         log("sparkfs point_in_time_join ...")
         sfs = timed_spark(spark, "sparkfs", ours(f"{root}/spine"), 3600)
         log(f"sparkfs: {sfs:.1f}s" if sfs else "sparkfs: failed")

@@ -126,7 +126,7 @@ def scenarios(
         Spec("same_keys", ("k2", "case", "k1"), ("x",), draw(st.none() | TTL), draw(DELAY)),
         Spec("k1_only", ("case", "k1"), ("x",), draw(TTL), draw(DELAY)),
     ]
-    n_cases = draw(st.integers(5, 40))
+    n_cases = draw(st.integers(10, 60))
     spine = [r for c in range(n_cases) for r in draw(spine_rows(c))]
     feats = {s.name: [r for c in range(n_cases) for r in draw(feature_rows(c, s))] for s in specs}
     return specs, spine, feats
@@ -200,7 +200,7 @@ def expected(
 
 
 @settings(
-    max_examples=10,
+    max_examples=8,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
