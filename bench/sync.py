@@ -19,18 +19,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from delta import configure_spark_with_delta_pip  # noqa: E402
-from pyspark.sql import SparkSession  # noqa: E402
-from pyspark.sql import functions as F  # noqa: E402
+from delta import configure_spark_with_delta_pip
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
-from sparkfs.config import RedisConfig  # noqa: E402
-from sparkfs.online.checkpoints import InMemoryCheckpointStore  # noqa: E402
-from sparkfs.online.layout import EntityKeyCodec, ValueCodec, data_prefix  # noqa: E402
-from sparkfs.online.sync import sync_feature_view  # noqa: E402
-from sparkfs.online.view import Field, OnlineView  # noqa: E402
-from sparkfs.online.writer import BulkWriter, WriteMode  # noqa: E402
-from sparkfs.session import BASE_SPARK_CONF  # noqa: E402
-from tests.redis_server import RedisServer  # noqa: E402
+from sparkfs.config import RedisConfig
+from sparkfs.online.checkpoints import InMemoryCheckpointStore
+from sparkfs.online.layout import EntityKeyCodec, ValueCodec, data_prefix
+from sparkfs.online.sync import sync_feature_view
+from sparkfs.online.view import Field, OnlineView
+from sparkfs.online.writer import BulkWriter, WriteMode
+from sparkfs.session import BASE_SPARK_CONF
+from tests.redis_server import RedisServer
 
 ENTITIES = int(os.environ.get("BENCH_ENTITIES", 1_000_000))
 FEATURES = 10

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from pyspark.sql import SparkSession
 
 from sparkfs.config import RedisClusterConfig, RedisConfig
@@ -15,7 +14,6 @@ from sparkfs.online.reader import OnlineReader, Status
 from sparkfs.online.sync import sync_feature_view
 from sparkfs.online.view import Field, OnlineView
 from tests.online.oracle import all_keys, dump, latest_oracle
-from tests.redis_server import RedisServer
 
 Store = RedisConfig | RedisClusterConfig
 SCHEMA = ("user_id long, country string, event_timestamp timestamp, _ingested_at timestamp, "
