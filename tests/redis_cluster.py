@@ -52,6 +52,14 @@ class RedisClusterProcess:
         return [f"127.0.0.1:{p}" for p in self.ports]
 
     def start(self) -> RedisClusterProcess:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # never leak half a cluster
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
+
+    def _start(self) -> RedisClusterProcess:
         for port in self.ports:
             node_dir = self.dir / str(port)
             node_dir.mkdir()

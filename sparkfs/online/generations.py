@@ -89,13 +89,14 @@ class Generations:
         raw = self.client.hget(self._ctl(view_name), pointer_field(version))
         return None if raw is None else int(raw)
 
-    def list(self, view_name: str) -> list[GenerationInfo]:
+    def generations(self, view_name: str) -> list[GenerationInfo]:
         out = []
         for field, raw in self.client.hgetall(self._ctl(view_name)).items():
-            name = field.decode()
+            name = field.decode() if isinstance(field, bytes) else str(field)
             if not name.startswith("gen:"):
                 continue
-            version, state, since = raw.decode().split("|")
+            text = raw.decode() if isinstance(raw, bytes) else str(raw)
+            version, state, since = text.split("|")
             out.append(GenerationInfo(int(name[4:]), version, state, int(since)))
         return sorted(out, key=lambda g: g.generation)
 
@@ -126,7 +127,7 @@ class Generations:
     def retire_version(self, view_name: str, version: str) -> list[int]:
         """Unpublish a definition version (its readers then get NOT_FOUND); returns its gens."""
         ctl = self._ctl(view_name)
-        gens = [g.generation for g in self.list(view_name) if g.version == version]
+        gens = [g.generation for g in self.generations(view_name) if g.version == version]
         self.client.eval(_RETIRE, 1, ctl, pointer_field(version), version, _now_ms(), *gens)
         return gens
 
@@ -138,7 +139,7 @@ class Generations:
         Returns the number of keys deleted.
         """
         deleted = 0
-        for info in self.list(view_name):
+        for info in self.generations(view_name):
             if info.state == "live":
                 continue
             if info.state == "retired":
@@ -154,10 +155,10 @@ class Generations:
 
     def drop_view(self, view_name: str) -> int:
         """Remove every key of a retired or deleted view (all versions and generations)."""
-        for info in self.list(view_name):
+        for info in self.generations(view_name):
             self.retire_version(view_name, info.version)
         deleted = 0
-        for info in self.list(view_name):
+        for info in self.generations(view_name):
             deleted += self.delete_keys(data_prefix(self.namespace, view_name, info.version,
                                                     info.generation))
         self.client.delete(self._ctl(view_name))

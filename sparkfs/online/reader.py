@@ -101,7 +101,8 @@ class _Planner:
 
     def plan(self, views: Sequence[OnlineView],
              rows: Sequence[Mapping[str, Any]]) -> tuple[list[_ViewRead], list[tuple[Any, ...]]]:
-        reads, cmds = [], []
+        reads: list[_ViewRead] = []
+        cmds: list[tuple[Any, ...]] = []
         for view in views:
             gen = self.pointers.get((view.name, view.version))
             read = _ViewRead(view, gen)
@@ -123,7 +124,8 @@ class _Planner:
         return reads, cmds + self.pointer_cmds(views)
 
     def values_of(self, reads: list[_ViewRead], replies: list[Any]) -> list[list[Any]]:
-        out, pos = [], 0
+        out: list[list[Any]] = []
+        pos = 0
         for read in reads:
             if not read.keys:
                 out.append([])

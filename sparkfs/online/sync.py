@@ -35,6 +35,8 @@ __all__ = ["SyncResult", "sync_feature_view"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_TRANSIENT = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError,
+              redis.exceptions.ClusterDownError, redis.exceptions.TryAgainError)
 _EXECUTOR_ERROR = re.compile(r"OnlineStoreError: (.+)")
 #: Substrings of Delta errors meaning "the change feed for that range cannot be read".
 _CDF_UNAVAILABLE = ("VersionNotFound", "CHANGE_DATA", "ChangeData", "FileNotFound",
@@ -72,6 +74,8 @@ def _retrying(online: OnlineTarget, what: str, fn: Callable[[], T]) -> T:
         try:
             return fn()
         except redis.RedisError as exc:
+            if not isinstance(exc, _TRANSIENT):
+                raise OnlineStoreError(f"{node_label(online)}: {what} failed: {exc}") from exc
             if attempt + 1 == attempts:
                 raise OnlineStoreError(
                     f"{node_label(online)}: {what} failed after {attempts} attempts: {exc}; "

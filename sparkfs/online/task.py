@@ -16,6 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sparkfs.config import RedisConfig
+from sparkfs.online.frames import fresh_set_frames
 from sparkfs.online.layout import VALUE_FORMAT, EntityKeyCodec, ValueCodec
 from sparkfs.online.topology import OnlineTarget
 from sparkfs.online.view import FIXED_TYPES, OnlineView
@@ -63,8 +65,9 @@ def _keys(batch: pa.RecordBatch, view: OnlineView, prefix: bytes) -> list[bytes]
     return [prefix + codec.encode(row) for row in zip(*columns, strict=True)]
 
 
-def _fixed_values(batch: pa.RecordBatch, view: OnlineView, ev: np.ndarray,
-                  ing: np.ndarray) -> list[bytes]:
+def _fixed_array(batch: pa.RecordBatch, view: OnlineView, ev: np.ndarray,
+                 ing: np.ndarray) -> np.ndarray:
+    """One packed value per row as a numpy structured array (fixed-width features only)."""
     codec = ValueCodec(view)
     fields = [("fmt", "u1"), ("ev", "<i8"), ("ing", "<i8"), ("bm", "u1", (codec.n_bitmap,))]
     fields += [(f"f{i}", _NP_CODES[FIXED_TYPES[f.dtype]]) for i, f in enumerate(view.features)]
@@ -77,6 +80,12 @@ def _fixed_values(batch: pa.RecordBatch, view: OnlineView, ev: np.ndarray,
             arr["bm"][:, i // 8] |= mask << (i % 8)
             column = pc.fill_null(column, False if feat.dtype == "bool" else 0)
         arr[f"f{i}"] = column.to_numpy(zero_copy_only=False)
+    return arr
+
+
+def _fixed_values(batch: pa.RecordBatch, view: OnlineView, ev: np.ndarray,
+                  ing: np.ndarray) -> list[bytes]:
+    arr = _fixed_array(batch, view, ev, ing)
     buf, width = arr.tobytes(), arr.dtype.itemsize
     return [buf[j * width : (j + 1) * width] for j in range(batch.num_rows)]
 
@@ -98,7 +107,32 @@ def encode_batch(batch: pa.RecordBatch, view: OnlineView,
     return keys, values, ev
 
 
+def _framed_fresh(writer: BulkWriter, task: WriteTask, batch: pa.RecordBatch) -> WriteCounts | None:
+    """The vectorised path of a full refresh (see ``frames.py``); ``None`` when it does not apply."""
+    view = task.view
+    if (task.mode is not WriteMode.FRESH or not isinstance(task.online, RedisConfig)
+            or not writer.ttl_ms or (OP_COLUMN in batch.schema.names and
+            pc.any(pc.not_equal(batch.column(OP_COLUMN), 0)).as_py())
+            or len(view.keys) != 1 or view.keys[0].dtype not in ("int32", "int64")
+            or not all(f.dtype in FIXED_TYPES for f in view.features)):
+        return None
+    ev = _micros(batch.column("event_timestamp"))
+    expire = ev // 1000 + writer.ttl_ms
+    live = expire > task.now_ms
+    values = _fixed_array(batch, view, ev, _micros(batch.column("_ingested_at")))
+    ids = np.asarray(batch.column(view.keys[0].name).to_numpy(zero_copy_only=False))
+    payload = fresh_set_frames(task.prefix, ids[live], values[live], expire[live])
+    if payload is None:
+        return None
+    counts = writer.write_frames(payload, int(live.sum()))
+    counts.sent = batch.num_rows
+    return counts
+
+
 def _write_slice(writer: BulkWriter, task: WriteTask, batch: pa.RecordBatch) -> WriteCounts:
+    framed = _framed_fresh(writer, task, batch)
+    if framed is not None:
+        return framed
     keys, values, ev = encode_batch(batch, task.view, task.prefix)
     ops = (np.asarray(batch.column(OP_COLUMN).to_numpy(zero_copy_only=False))
            if OP_COLUMN in batch.schema.names else np.zeros(len(keys), dtype=np.int8))

@@ -86,10 +86,10 @@ class Topology:
         slots = [-1] * SLOTS
         for entry in reply:
             assert isinstance(entry, list)
-            start, end, master = int(entry[0]), int(entry[1]), entry[2]  # type: ignore[arg-type]
+            start, end, master = int(entry[0]), int(entry[1]), entry[2]
             assert isinstance(master, list)
             host = master[0].decode() if isinstance(master[0], bytes) else str(master[0])
-            ident = (host or "127.0.0.1", int(master[1]))  # type: ignore[arg-type]
+            ident = (host or "127.0.0.1", int(master[1]))
             if ident not in index:
                 index[ident] = len(nodes)
                 nodes.append(Address(host=ident[0], port=ident[1]))
@@ -108,6 +108,7 @@ def make_client(online: OnlineTarget, *, timeout_s: float | None = None) -> redi
         return redis.Redis.from_url(online.url, socket_timeout=timeout,
                                     socket_connect_timeout=timeout)
     return RedisCluster(
-        startup_nodes=[ClusterNode(a.host, a.port) for a in map(_seed, online.nodes)],
+        startup_nodes=[ClusterNode(a.host, a.port)  # type: ignore[no-untyped-call]
+                       for a in map(_seed, online.nodes)],
         socket_timeout=timeout, socket_connect_timeout=timeout,
     )

@@ -99,6 +99,29 @@ class BulkWriter:
                 time.sleep(self.online.retry_backoff_s * (2**attempt))
         raise AssertionError("unreachable")
 
+    def write_frames(self, payload: bytes, n_commands: int) -> WriteCounts:
+        """Send pre-framed ``SET`` commands (``frames.py``) to a standalone node, with retries."""
+        attempts = self.online.max_retries + 1
+        for attempt in range(attempts):
+            try:
+                if self._topology is None:
+                    self._topology = Topology.discover(self.online)
+                conn = self._connect(0)
+                self._send(conn, payload)
+                counts = WriteCounts(sent=n_commands)
+                for reply in self._read(conn, n_commands):
+                    self._tally(WriteMode.FRESH, reply, counts, conn)
+                return counts
+            except _Retry as exc:
+                self.close()
+                if attempt + 1 == attempts:
+                    raise OnlineStoreError(
+                        f"Redis node {exc.node} failed after {attempts} attempts: {exc}; "
+                        "check that it is up and reachable, then rerun the sync"
+                    ) from exc
+                time.sleep(self.online.retry_backoff_s * (2**attempt))
+        raise AssertionError("unreachable")
+
     def close(self) -> None:
         for conn in self._conns.values():
             conn.close()

@@ -144,3 +144,23 @@ def test_view_validation_lists_every_problem() -> None:
     text = str(info.value)
     for fragment in ("name must", "key 'k'", "feature 'k'", "duplicate", "ttl"):
         assert fragment in text
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(INT64, st.integers(10**12, 10**13 - 1), st.floats(allow_nan=False)),
+                max_size=20))
+def test_numpy_framing_equals_per_command_framing(rows: list[tuple[int, int, float]]) -> None:
+    import numpy as np
+
+    from sparkfs.online.frames import fresh_set_frames
+    from sparkfs.online.resp import command
+
+    values = np.zeros(len(rows), dtype=[("fmt", "u1"), ("x", "<f8")])
+    values["fmt"], values["x"] = 1, [r[2] for r in rows]
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    exp = np.array([r[1] for r in rows], dtype=np.int64)
+    expected = b"".join(
+        command(b"SET", b"p:" + i.to_bytes(8, "little", signed=True), values[j : j + 1].tobytes(),
+                b"PXAT", e)
+        for j, (i, e, _) in enumerate(rows))
+    assert fresh_set_frames(b"p:", ids, values, exp) == expected

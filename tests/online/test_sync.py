@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from pyspark.sql import SparkSession
 
 from sparkfs.config import RedisClusterConfig, RedisConfig
@@ -15,7 +14,6 @@ from sparkfs.online.reader import OnlineReader, Status
 from sparkfs.online.sync import sync_feature_view
 from sparkfs.online.view import Field, OnlineView
 from tests.online.oracle import all_keys, dump, latest_oracle
-from tests.redis_server import RedisServer
 
 Store = RedisConfig | RedisClusterConfig
 SCHEMA = ("user_id long, country string, event_timestamp timestamp, _ingested_at timestamp, "
@@ -164,3 +162,17 @@ def test_full_refresh_is_atomic_for_a_concurrent_reader(spark: SparkSession, sto
     assert not bad
     assert seen == {0, 1, 2}
     assert len([k for k in all_keys(store) if not k.endswith(b"ctl")]) == len(entities)
+
+
+def test_full_refresh_of_a_single_int_key_view_uses_framed_writes(spark: SparkSession,
+                                                                  redis_url: str,
+                                                                  tmp_path: Path) -> None:
+    view = OnlineView("scores", "ffff0000eeee", (Field("user_id", "int64"),),
+                      (Field("clicks", "int64"), Field("score", "float64")), timedelta(hours=2))
+    rng, now = random.Random(2), datetime.now(UTC)
+    rows = [r for r in make_rows(rng, now, 300, 100) if r["user_id"] is not None]
+    path, store = str(tmp_path / "t"), RedisConfig(url=redis_url)
+    write(spark, path, rows)
+    sync_feature_view(spark, table_path=path, view=view, online=store,
+                      checkpoints=InMemoryCheckpointStore(), now=now)
+    check(store, [{**r, "country": None} for r in rows], now, view)
