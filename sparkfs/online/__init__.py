@@ -1,0 +1,1 @@
+"""The online store: Redis / Redis Cluster key layout, bulk writer, reader and sync engine."""

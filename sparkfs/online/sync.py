@@ -1,0 +1,261 @@
+"""Sync one feature view from its Delta table to the online store.
+
+Incremental by default: only the rows the Delta change feed lists since the checkpoint are
+pushed, through the atomic event-time rule. A full refresh (first run, new definition version,
+forced, lost or inconsistent online state, change feed history unavailable) builds a new
+generation and publishes it atomically. The checkpoint moves only after full success; every
+write is idempotent, so a run killed anywhere and rerun converges to the state of a clean run.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import redis
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from sparkfs.errors import OnlineStoreError
+from sparkfs.online.checkpoints import Checkpoint, CheckpointStore
+from sparkfs.online.generations import GenerationLostError, Generations
+from sparkfs.online.latest import changed_latest, latest_per_entity, rows_for_deleted
+from sparkfs.online.layout import data_prefix
+from sparkfs.online.task import COUNTS_SCHEMA, WriteTask
+from sparkfs.online.topology import OnlineTarget, make_client, node_label
+from sparkfs.online.view import OnlineView
+from sparkfs.online.writer import WriteCounts, WriteMode
+
+__all__ = ["SyncResult", "sync_feature_view"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_EXECUTOR_ERROR = re.compile(r"OnlineStoreError: (.+)")
+#: Substrings of Delta errors meaning "the change feed for that range cannot be read".
+_CDF_UNAVAILABLE = ("VersionNotFound", "CHANGE_DATA", "ChangeData", "FileNotFound",
+                    "FILE_NOT_FOUND", "vacuum", "VERSION_NOT_FOUND", "startingVersion",
+                    "TIMESTAMP_GREATER", "not exist")
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What one sync did.
+
+    ``mode`` is ``full``, ``incremental`` or ``noop``; ``reason`` says why (e.g. "no
+    checkpoint", "definition version changed"). ``rows_sent`` counts entity rows handed to
+    Redis, ``entities_written`` those actually stored (the rest were older than the stored
+    value or outside ttl).
+    """
+
+    view_name: str
+    definition_version: str
+    mode: str
+    reason: str
+    from_delta_version: int | None
+    to_delta_version: int
+    generation: int
+    rows_sent: int
+    entities_written: int
+    entities_deleted: int
+    keys_collected: int
+    duration_s: float
+
+
+def _retrying(online: OnlineTarget, what: str, fn: Callable[[], T]) -> T:
+    attempts = online.max_retries + 1
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except redis.RedisError as exc:
+            if attempt + 1 == attempts:
+                raise OnlineStoreError(
+                    f"{node_label(online)}: {what} failed after {attempts} attempts: {exc}; "
+                    "check that Redis is up and reachable, then rerun the sync"
+                ) from exc
+            time.sleep(online.retry_backoff_s * (2**attempt))
+    raise AssertionError("unreachable")
+
+
+def _delta_version(spark: SparkSession, table_path: str) -> int:
+    from delta.tables import DeltaTable
+
+    row = DeltaTable.forPath(spark, table_path).history(1).select("version").first()
+    assert row is not None
+    return int(row["version"])
+
+
+def _run_write(df: DataFrame, task: WriteTask) -> WriteCounts:
+    """Write ``df`` from the executors; only one row of counters comes back."""
+    summed = df.mapInArrow(task, COUNTS_SCHEMA).agg(
+        *[F.coalesce(F.sum(c), F.lit(0)).alias(c) for c in ("sent", "written", "deleted",
+                                                            "deferred")])
+    try:
+        row = summed.first()
+    except Exception as exc:
+        match = _EXECUTOR_ERROR.search(str(exc))
+        if match:
+            raise OnlineStoreError(match.group(1).strip()) from exc
+        raise
+    assert row is not None
+    return WriteCounts(sent=row["sent"], written=row["written"], deleted=row["deleted"],
+                       deferred=row["deferred"])
+
+
+@dataclass
+class _Context:
+    spark: SparkSession
+    table_path: str
+    view: OnlineView
+    online: OnlineTarget
+    gens: Generations
+    now: datetime
+    to_version: int
+    grace_s: float
+
+    @property
+    def min_event_time(self) -> datetime | None:
+        return None if self.view.ttl is None else self.now - self.view.ttl
+
+    def task(self, generation: int, mode: WriteMode) -> WriteTask:
+        prefix = data_prefix(self.online.namespace, self.view.name, self.view.version, generation)
+        return WriteTask(view=self.view, online=self.online, prefix=prefix, mode=mode,
+                         now_ms=int(self.now.timestamp() * 1000))
+
+    def snapshot(self) -> DataFrame:
+        return (self.spark.read.format("delta").option("versionAsOf", self.to_version)
+                .load(self.table_path))
+
+
+def _full(ctx: _Context, previous: Checkpoint | None,
+          redo: bool = True) -> tuple[int, WriteCounts, int]:
+    view, gens = ctx.view, ctx.gens
+    collected = _retrying(ctx.online, "removing leftover generations",
+                          lambda: gens.collect(view.name, grace_s=ctx.grace_s, wait=False))
+    generation = _retrying(ctx.online, "allocating a generation",
+                           lambda: gens.begin(view.name, view.version))
+    latest = latest_per_entity(ctx.snapshot(), view, ctx.min_event_time)
+    counts = _run_write(latest, ctx.task(generation, WriteMode.FRESH))
+    try:
+        _retrying(ctx.online, "publishing the generation",
+                  lambda: gens.publish(view.name, view.version, generation))
+    except GenerationLostError:
+        if not redo:
+            raise
+        log.warning("Redis lost generation %s of %s mid-refresh; refreshing again",
+                    generation, view.name)
+        prefix = data_prefix(ctx.online.namespace, view.name, view.version, generation)
+        _retrying(ctx.online, "removing a lost generation", lambda: gens.delete_keys(prefix))
+        return _full(ctx, previous, redo=False)
+    if previous is not None and previous.definition_version != view.version:
+        _retrying(ctx.online, "retiring the previous definition version",
+                  lambda: gens.retire_version(view.name, previous.definition_version))
+    return generation, counts, collected
+
+
+def _incremental(ctx: _Context, generation: int, start: int) -> WriteCounts:
+    cdf = (ctx.spark.read.format("delta").option("readChangeFeed", "true")
+           .option("startingVersion", start).option("endingVersion", ctx.to_version)
+           .load(ctx.table_path))
+    counts = _run_write(changed_latest(cdf, ctx.view, ctx.min_event_time),
+                        ctx.task(generation, WriteMode.CONDITIONAL))
+    if counts.deferred:
+        fixes = rows_for_deleted(cdf, ctx.snapshot(), ctx.view, ctx.min_event_time)
+        counts.add(_run_write(fixes, ctx.task(generation, WriteMode.CONDITIONAL)))
+    live = _retrying(ctx.online, "checking the generation pointer",
+                     lambda: ctx.gens.live(ctx.view.name, ctx.view.version))
+    if live != generation:
+        raise GenerationLostError(f"the live generation of {ctx.view.name!r} changed from "
+                                  f"{generation} to {live} during an incremental sync")
+    return counts
+
+
+def _cdf_unavailable(exc: Exception) -> bool:
+    text = str(exc)
+    return "OnlineStoreError" not in text and any(m in text for m in _CDF_UNAVAILABLE)
+
+
+def _plan(ctx: _Context, cp: Checkpoint | None, full: bool) -> tuple[str, str, int | None]:
+    """Choose ``(mode, reason, live generation)``."""
+    view = ctx.view
+    live = _retrying(ctx.online, "reading the generation pointer",
+                     lambda: ctx.gens.live(view.name, view.version))
+    if full:
+        return "full", "full refresh requested", live
+    if cp is None:
+        return "full", "no checkpoint", live
+    if cp.definition_version != view.version:
+        return "full", f"definition version changed from {cp.definition_version}", live
+    if live is None or live != cp.generation:
+        return "full", "online generation does not match the checkpoint (lost or partial)", live
+    if cp.delta_version > ctx.to_version:
+        return "full", "checkpoint is ahead of the table (table replaced?)", live
+    if cp.delta_version == ctx.to_version:
+        return "noop", "no new Delta version", live
+    return "incremental", f"changes since Delta version {cp.delta_version}", live
+
+
+def sync_feature_view(
+    spark: SparkSession,
+    *,
+    table_path: str,
+    view: OnlineView,
+    online: OnlineTarget,
+    checkpoints: CheckpointStore,
+    full: bool = False,
+    now: datetime | None = None,
+    retire_grace_s: float = 5.0,
+) -> SyncResult:
+    """Push the latest value per entity (within ttl) of ``table_path`` to the online store.
+
+    Args:
+        retire_grace_s: how long a replaced generation stays readable after a full refresh
+            publishes its successor (readers holding the old pointer finish their reads).
+
+    Raises:
+        OnlineStoreError: Redis failed after bounded retries (names the node); the checkpoint
+            is unchanged and a rerun resumes from it.
+    """
+    started = time.monotonic()
+    now = now or datetime.now(UTC)
+    client = make_client(online)
+    try:
+        ctx = _Context(spark, table_path, view, online, Generations(client, online.namespace),
+                       now, _delta_version(spark, table_path), retire_grace_s)
+        cp = checkpoints.get(view.name)
+        mode, reason, live = _plan(ctx, cp, full)
+        counts, collected, start = WriteCounts(), 0, None
+        generation = live or 0
+        if mode == "incremental":
+            assert cp is not None and live is not None
+            start = cp.delta_version + 1
+            try:
+                counts = _incremental(ctx, live, start)
+            except GenerationLostError as exc:
+                log.warning("%s; full refresh", exc)
+                mode, reason, start = "full", "online data lost during the sync", None
+            except Exception as exc:
+                if not _cdf_unavailable(exc):
+                    raise
+                log.warning("change feed of %s unavailable (%s); full refresh", table_path, exc)
+                mode, reason, start = "full", "change feed history unavailable", None
+        if mode == "full":
+            generation, counts, collected = _full(ctx, cp)
+        if mode != "noop":
+            checkpoints.put(view.name, Checkpoint(view.version, ctx.to_version, generation))
+        collected += _retrying(online, "removing replaced generations",
+                               lambda: ctx.gens.collect(view.name, grace_s=retire_grace_s,
+                                                        wait=True))
+    finally:
+        client.close()
+    return SyncResult(
+        view_name=view.name, definition_version=view.version, mode=mode, reason=reason,
+        from_delta_version=start, to_delta_version=ctx.to_version, generation=generation,
+        rows_sent=counts.sent, entities_written=counts.written,
+        entities_deleted=counts.deleted, keys_collected=collected,
+        duration_s=time.monotonic() - started,
+    )

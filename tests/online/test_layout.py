@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sparkfs.errors import DefinitionError, OnlineStoreError, ValidationError
+from sparkfs.online.layout import (
+    LAYOUT_VERSION,
+    EntityKeyCodec,
+    ValueCodec,
+    control_key,
+    data_prefix,
+    escape_glob,
+)
+from sparkfs.online.task import encode_batch
+from sparkfs.online.view import Field, OnlineView
+
+INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+INT32 = st.integers(min_value=-(2**31), max_value=2**31 - 1)
+FEATURE_TYPES = ["bool", "int32", "int64", "float32", "float64", "string", "bytes"]
+STRATEGIES = {
+    "bool": st.booleans(),
+    "int32": INT32,
+    "int64": INT64,
+    "float32": st.floats(width=32, allow_nan=False),
+    "float64": st.floats(allow_nan=True),
+    "string": st.text(max_size=20),
+    "bytes": st.binary(max_size=20),
+}
+
+
+def view_of(features: list[str], keys: tuple[Field, ...] = (Field("id", "int64"),)) -> OnlineView:
+    feats = tuple(Field(f"f{i}", t) for i, t in enumerate(features))
+    return OnlineView("v", "0123456789abcdef", keys, feats, timedelta(hours=1))
+
+
+def same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a):
+        return math.isnan(b)
+    return a == b
+
+
+@st.composite
+def view_and_values(draw: st.DrawFn) -> tuple[OnlineView, list[object]]:
+    types = draw(st.lists(st.sampled_from(FEATURE_TYPES), max_size=12))
+    values = [draw(st.none() | STRATEGIES[t]) for t in types]
+    return view_of(types), values
+
+
+@settings(max_examples=300, deadline=None)
+@given(view_and_values(), INT64, INT64)
+def test_values_round_trip_with_nulls(case: tuple[OnlineView, list[object]], ev: int,
+                                      ing: int) -> None:
+    view, values = case
+    codec = ValueCodec(view)
+    raw = codec.encode(ev, ing, values)
+    assert raw[0] == 1
+    got_ev, got_ing, got = codec.decode(raw)
+    assert (got_ev, got_ing) == (ev, ing)
+    assert all(same(a, b) for a, b in zip(values, got, strict=True)), (values, got)
+
+
+KEY_SPECS = st.lists(st.sampled_from(["int64", "string", "bytes"]), min_size=1, max_size=3)
+
+
+@st.composite
+def key_rows(draw: st.DrawFn) -> tuple[EntityKeyCodec, list[tuple[object, ...]]]:
+    types = draw(KEY_SPECS)
+    view = view_of([], tuple(Field(f"k{i}", t) for i, t in enumerate(types)))
+    row = st.tuples(*[{"int64": INT64, "string": st.text(max_size=6),
+                       "bytes": st.binary(max_size=6)}[t] for t in types])
+    return EntityKeyCodec(view), draw(st.lists(row, min_size=2, max_size=30, unique=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(key_rows())
+def test_composite_keys_round_trip_and_never_collide(case: tuple[EntityKeyCodec, list]) -> None:
+    codec, rows = case
+    encoded = [codec.encode(r) for r in rows]
+    assert len(set(encoded)) == len(rows)
+    assert [codec.decode(e) for e in encoded] == rows
+
+
+def test_naive_join_collisions_are_distinct() -> None:
+    codec = EntityKeyCodec(view_of([], (Field("a", "string"), Field("b", "string"))))
+    assert codec.encode(("a:b", "c")) != codec.encode(("a", "b:c"))
+    assert codec.encode(("ab", "")) != codec.encode(("a", "b"))
+
+
+def test_bad_key_values_name_the_column() -> None:
+    codec = EntityKeyCodec(view_of([], (Field("user_id", "int64"),)))
+    with pytest.raises(ValidationError, match="user_id"):
+        codec.encode(("12",))
+    with pytest.raises(ValidationError, match="user_id"):
+        codec.encode((True,))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_vectorised_encoding_matches_the_codec(data: st.DataObject) -> None:
+    fixed = ["bool", "int32", "int64", "float32", "float64"]
+    types = data.draw(st.lists(st.sampled_from(fixed), min_size=1, max_size=10))
+    view = view_of(types)
+    n = data.draw(st.integers(1, 8))
+    arrow_types = {"bool": pa.bool_(), "int32": pa.int32(), "int64": pa.int64(),
+                   "float32": pa.float32(), "float64": pa.float64()}
+    cols = {"id": pa.array(data.draw(st.lists(INT64, min_size=n, max_size=n)), pa.int64()),
+            "event_timestamp": pa.array(list(range(n)), pa.timestamp("us", tz="UTC")),
+            "_ingested_at": pa.array([7] * n, pa.timestamp("us", tz="UTC"))}
+    for i, t in enumerate(types):
+        strat = st.none() | (STRATEGIES[t] if t != "float32" else st.floats(width=32))
+        cols[f"f{i}"] = pa.array(data.draw(st.lists(strat, min_size=n, max_size=n)),
+                                 arrow_types[t])
+    batch = pa.RecordBatch.from_pydict(cols)
+    keys, values, _ = encode_batch(batch, view, b"p:")
+    codec, key_codec = ValueCodec(view), EntityKeyCodec(view)
+    for j in range(n):
+        row = [cols[f"f{i}"][j].as_py() for i in range(len(types))]
+        assert values[j] == codec.encode(j, 7, row)
+        assert keys[j] == b"p:" + key_codec.encode((cols["id"][j].as_py(),))
+
+
+def test_key_layout_is_versioned_and_cluster_safe() -> None:
+    prefix = data_prefix("sfs", "driver_stats", "3f2a9c1be0d4aa", 7)
+    assert prefix == f"sfs:{LAYOUT_VERSION}:driver_stats:3f2a9c1b:7:".encode()
+    assert b"{" not in prefix  # data keys spread over all slots
+    assert control_key("sfs", "driver_stats") == "sfs:1:{driver_stats}:ctl"
+    assert escape_glob(b"a*b[c]") == b"a\\*b\\[c\\]"
+
+
+def test_unknown_value_format_is_an_online_store_error() -> None:
+    with pytest.raises(OnlineStoreError, match="encoding"):
+        ValueCodec(view_of(["int64"])).decode(b"\x09" + bytes(30))
+
+
+def test_view_validation_lists_every_problem() -> None:
+    with pytest.raises(DefinitionError) as info:
+        OnlineView("bad:name", "v1", (Field("k", "double"),), (Field("k", "map"),), timedelta(0))
+    text = str(info.value)
+    for fragment in ("name must", "key 'k'", "feature 'k'", "duplicate", "ttl"):
+        assert fragment in text
