@@ -57,7 +57,7 @@ class SparkfsClient:
         """``{"features": [...], "rows": [{"entity", "features": {ref: {value, status,
         event_time}}}]}``."""
         body = _body(entities, features, feature_service)
-        return self._call("POST", "/v1/features:lookup", body)
+        return self._call("POST", "/v1/features:lookup", body)  # type: ignore[no-any-return]
 
     def get_online_features(self, entities: Mapping[str, Sequence[Any]], *,
                             features: Sequence[str] | None = None,
@@ -66,7 +66,7 @@ class SparkfsClient:
         """Feast's response shape (``metadata.feature_names`` + column-oriented ``results``)."""
         body = {**_body(entities, features, feature_service),
                 "full_feature_names": full_feature_names}
-        return self._call("POST", "/get-online-features", body)
+        return self._call("POST", "/get-online-features", body)  # type: ignore[no-any-return]
 
     def feature_views(self) -> list[dict[str, Any]]:
         return self._call("GET", "/v1/feature-views")  # type: ignore[no-any-return]

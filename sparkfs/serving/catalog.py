@@ -192,13 +192,13 @@ def build_catalog(workspace: Workspace, heads: Mapping[tuple[str, str], str],
     for (kind, name), version in sorted(heads.items()):
         if kind != "feature_service" or not is_approved(workspace, kind, name, version):
             continue
-        definition = FeatureService.model_validate(spec(kind, name, version))
+        service = FeatureService.model_validate(spec(kind, name, version))
         try:
-            columns = catalog.resolve(definition.features)
+            columns = catalog.resolve(service.features)
         except (NotFoundError, ValidationError) as exc:
             log.warning("not serving feature service %s@%s: %s", name, version, exc)
             continue
-        services[name] = ServedService(name, version, definition, columns)
+        services[name] = ServedService(name, version, service, columns)
     return Catalog(views=views, services=services, built_at=time.time())
 
 

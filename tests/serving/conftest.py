@@ -168,7 +168,7 @@ async def client(project: Project) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-class app_client:  # noqa: N801  (used like a function)
+class app_client:
     """An httpx client on the ASGI app with its lifespan run (startup and shutdown)."""
 
     def __init__(self, config: SparkfsConfig, workspace: Workspace | None = None) -> None:

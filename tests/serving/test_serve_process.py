@@ -46,7 +46,7 @@ def test_sparkfs_serve_over_real_http(served: tuple[Project, str]) -> None:
             client.lookup({"user_id": [1]}, feature_service="fraud")
         with pytest.raises(NotFoundError):
             client.lookup({"user_id": [1]}, features=["nope:x"])
-        with pytest.raises(ValidationError, match="entities.user_id"):
+        with pytest.raises(ValidationError, match=r"entities\.user_id"):
             client.lookup({"user_id": ["1"]}, features=["users:age"])
         with pytest.raises(LimitExceededError):
             client.lookup({"user_id": list(range(101))}, features=["users:age"])
