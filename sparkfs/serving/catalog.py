@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 
 from sparkfs.definitions import Entity, FeatureService, FeatureView
@@ -171,19 +172,20 @@ SpecReader = Callable[[str, str, str], dict[str, Any]]
 
 def build_catalog(workspace: Workspace, heads: Mapping[tuple[str, str], str],
                   spec: SpecReader, syncs: Mapping[str, SyncState]) -> Catalog:
-    """Adapt approved heads; a head that cannot be served is logged and left out."""
+    """Adapt approved heads; a head that cannot be served is logged and left out (one bad
+    definition must not take the others offline)."""
     entities = {name: Entity.model_validate(spec("entity", name, version))
                 for (kind, name), version in heads.items() if kind == "entity"}
     views: dict[str, ServedView] = {}
     for (kind, name), version in sorted(heads.items()):
         if kind != "feature_view" or not is_approved(workspace, kind, name, version):
             continue
-        definition = FeatureView.model_validate(spec(kind, name, version))
-        if not definition.online:
-            continue
         try:
+            definition = FeatureView.model_validate(spec(kind, name, version))
+            if not definition.online:
+                continue
             online = online_view_of(definition, version, entities)
-        except DefinitionError as exc:
+        except (DefinitionError, PydanticValidationError) as exc:
             log.warning("not serving feature view %s@%s: %s", name, version, exc)
             continue
         views[name] = ServedView(online, definition, syncs.get(name))
@@ -192,10 +194,10 @@ def build_catalog(workspace: Workspace, heads: Mapping[tuple[str, str], str],
     for (kind, name), version in sorted(heads.items()):
         if kind != "feature_service" or not is_approved(workspace, kind, name, version):
             continue
-        service = FeatureService.model_validate(spec(kind, name, version))
         try:
+            service = FeatureService.model_validate(spec(kind, name, version))
             columns = catalog.resolve(service.features)
-        except (NotFoundError, ValidationError) as exc:
+        except (NotFoundError, ValidationError, PydanticValidationError) as exc:
             log.warning("not serving feature service %s@%s: %s", name, version, exc)
             continue
         services[name] = ServedService(name, version, service, columns)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from sparkfs.serving.api.deps import CatalogDep, PrincipalDep, RuntimeDep
+from sparkfs.serving.api.deps import Caller, CallerDep
 from sparkfs.serving.lookup import LookupResult, plan_lookup
 from sparkfs.serving.models import (
     ErrorBody,
@@ -31,28 +31,25 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(tags=["lookup"], responses=_ERRORS)
 
 
-async def _lookup(runtime: RuntimeDep, catalog: CatalogDep, principal: PrincipalDep,
-                  body: LookupRequest | FeastRequest) -> LookupResult:
-    plan = plan_lookup(catalog, body.features, body.feature_service)
-    runtime.keys.authorize(principal, plan)
-    return await runtime.lookup.lookup(catalog, body.entities, plan=plan)
+async def _lookup(caller: Caller, body: LookupRequest | FeastRequest) -> LookupResult:
+    plan = plan_lookup(caller.catalog, body.features, body.feature_service)
+    caller.runtime.keys.authorize(caller.principal, plan)
+    return await caller.runtime.lookup.lookup(caller.catalog, body.entities, plan=plan)
 
 
 @router.post("/v1/features:lookup", response_model=LookupResponse)
-async def lookup_features(body: LookupRequest, runtime: RuntimeDep, catalog: CatalogDep,
-                          principal: PrincipalDep) -> Any:
+async def lookup_features(body: LookupRequest, caller: CallerDep) -> Any:
     """Latest value, event time and status of each feature for each entity row.
 
     Status is PRESENT, NOT_FOUND (no value, or a null key) or OUTSIDE_MAX_AGE (older than the
     view's ttl; the value is withheld, its event time given). One Redis round trip.
     """
-    result = await _lookup(runtime, catalog, principal, body)
+    result = await _lookup(caller, body)
     return rows_response(result)
 
 
 @router.post("/get-online-features", response_model=FeastResponse)
-async def get_online_features(body: FeastRequest, runtime: RuntimeDep, catalog: CatalogDep,
-                              principal: PrincipalDep) -> Any:
+async def get_online_features(body: FeastRequest, caller: CallerDep) -> Any:
     """The same lookup in Feast's feature-server shape (column-oriented, entity keys first)."""
-    result = await _lookup(runtime, catalog, principal, body)
+    result = await _lookup(caller, body)
     return feast_response(result, body.full_feature_names)
