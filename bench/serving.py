@@ -144,6 +144,23 @@ def start_server(config: SparkfsConfig, port: int) -> subprocess.Popen[bytes]:
 
 
 # --------------------------------------------------------------------------- driver
+def cpu_seconds(pid: int) -> float:
+    """user+system CPU time of a process (Linux /proc): the server's cost per request is
+    measured in CPU, which a loaded machine slows down far less than wall-clock latency."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measured(pid: int, scenario: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    """Run a scenario and add the server's and this driver's CPU ms per request."""
+    server0, own0 = cpu_seconds(pid), time.process_time()
+    result = await scenario
+    n = max(1, result["requests"])
+    result["server_cpu_ms_per_request"] = round((cpu_seconds(pid) - server0) * 1000 / n, 3)
+    result["driver_cpu_ms_per_request"] = round((time.process_time() - own0) * 1000 / n, 3)
+    return result
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
     data = sorted(samples)
     if not data:
@@ -268,11 +285,11 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
         many = http_call(client, ["profile:*", "activity:*"], 100)
         await closed_loop(one, conc, 2, 1)  # warm up connections and the server
         log(f"paced_1: 1 entity at 200 req/s for {secs}s")
-        out["paced_1"] = await paced(one, 200, secs)
+        out["paced_1"] = await measured(args.server_pid, paced(one, 200, secs))
         log(f"sat_1: 1 entity, concurrency {conc}, {secs}s")
-        out["sat_1"] = await closed_loop(one, conc, secs, 1)
+        out["sat_1"] = await measured(args.server_pid, closed_loop(one, conc, secs, 1))
         log(f"sat_100x2: 100 entities x 2 views, concurrency {conc}, {secs}s")
-        out["sat_100x2"] = await closed_loop(many, conc, secs, 100)
+        out["sat_100x2"] = await measured(args.server_pid, closed_loop(many, conc, secs, 100))
     direct = aioredis.Redis.from_url(config.online.url, max_connections=conc)
     log(f"redis_1 / redis_100x2: the same reads with redis-py, concurrency {conc}")
     out["redis_1"] = await closed_loop(redis_call(direct, views[:1], ns, gens, 1), conc, secs, 1)
@@ -308,6 +325,10 @@ def summarize(raw: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
                                     raw["redis_1"]["requests_per_s"]),
         "http_vs_redis_rps_100x2": ratio(raw["sat_100x2"]["requests_per_s"],
                                          raw["redis_100x2"]["requests_per_s"]),
+        "server_cpu_ms_per_request_1": raw["sat_1"]["server_cpu_ms_per_request"],
+        "server_cpu_ms_per_request_100x2": raw["sat_100x2"]["server_cpu_ms_per_request"],
+        "server_rps_per_core_1": ratio(1000, raw["sat_1"]["server_cpu_ms_per_request"]),
+        "server_rps_per_core_100x2": ratio(1000, raw["sat_100x2"]["server_cpu_ms_per_request"]),
         "errors": sum(v["errors"] for v in raw.values()),
         "scenarios": raw,
     }
@@ -321,6 +342,7 @@ def main() -> None:
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
+    parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive:
         global ENTITIES
@@ -345,7 +367,7 @@ def main() -> None:
                 [sys.executable, __file__, "--drive", "--url", f"http://127.0.0.1:{port}",
                  "--config", config.config_path, "--seconds", str(args.seconds),
                  "--concurrency", str(args.concurrency),
-                 "--entities", str(args.entities)],
+                 "--entities", str(args.entities), "--server-pid", str(proc.pid)],
                 stdout=subprocess.PIPE, check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
         finally:
             proc.terminate()
