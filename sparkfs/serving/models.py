@@ -1,6 +1,10 @@
 """Request and response bodies of the serving API (pydantic only; FastAPI reads them for
 validation and the OpenAPI document).
 
+Response value fields are ``Any`` and times pre-formatted ISO strings: the server builds them
+from typed online values, and re-validating a union of scalars and re-parsing thousands of
+timestamps per response would cost more than the Redis read.
+
 Entity values are strict: ``1`` is an integer key and ``"1"`` a string key, never coerced, so
 a request cannot silently read another entity than the one it named.
 """
@@ -8,7 +12,7 @@ a request cannot silently read another entity than the one it named.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
@@ -51,9 +55,10 @@ class LookupRequest(_Strict):
 
 
 class FeatureValue(BaseModel):
-    value: FeatureScalar = None
+    value: Any = Field(default=None, description="a JSON scalar (number, string, boolean) or null")
     status: StatusName
-    event_time: datetime | None = Field(default=None, description="UTC event time of the value")
+    event_time: str | None = Field(default=None, description="UTC event time of the value, ISO 8601 "
+                                   "(e.g. 2026-11-27T05:00:00Z)", examples=["2026-11-27T05:00:00Z"])
 
 
 class LookupRow(BaseModel):
@@ -83,7 +88,7 @@ class FeastMetadata(BaseModel):
 
 
 class FeastVector(BaseModel):
-    values: list[FeatureScalar]
+    values: list[Any] = Field(description="JSON scalars or null, one per entity row")
     statuses: list[str]
     event_timestamps: list[str]
 

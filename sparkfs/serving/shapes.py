@@ -44,20 +44,24 @@ def _value(answer: ViewValue, feature: str) -> Any:
 
 def rows_response(result: LookupResult) -> dict[str, Any]:
     """``{"features": [...], "rows": [{"entity": {...}, "features": {ref: {...}}}]}``."""
-    columns = result.plan.columns
+    by_view: dict[str, list[tuple[str, str]]] = {}
+    for col in result.plan.columns:
+        by_view.setdefault(col.view, []).append((col.ref, col.feature))
     keys = list(result.entities)
     rows = []
     for i, answers in enumerate(result.rows):
-        feats = {}
-        for col in columns:
-            answer = answers[col.view]
-            feats[col.ref] = {
-                "value": _value(answer, col.feature),
-                "status": _STATUS[answer.status],
-                "event_time": iso_utc(answer.event_time) if answer.event_time else None,
-            }
-        rows.append({"entity": {k: result.entities[k][i] for k in keys}, "features": feats})
-    return {"features": [c.ref for c in columns], "rows": rows}
+        feats: dict[str, dict[str, Any]] = {}
+        for view, cols in by_view.items():
+            answer = answers[view]
+            status = _STATUS[answer.status]
+            stamp = iso_utc(answer.event_time) if answer.event_time else None
+            values = answer.values
+            for ref, feature in cols:
+                value = None if values is None else _json_value(values[feature])
+                feats[ref] = {"value": value, "status": status, "event_time": stamp}
+        rows.append({"entity": {k: result.entities[k][i] for k in keys},
+                     "features": {c.ref: feats[c.ref] for c in result.plan.columns}})
+    return {"features": [c.ref for c in result.plan.columns], "rows": rows}
 
 
 def feast_response(result: LookupResult, full_feature_names: bool) -> dict[str, Any]:
