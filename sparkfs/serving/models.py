@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 __all__ = [
     "EntityValue",
@@ -29,7 +29,6 @@ __all__ = [
 ]
 
 EntityValue = StrictInt | StrictStr | None
-FeatureScalar = StrictBool | StrictInt | StrictFloat | StrictStr | None
 StatusName = Literal["PRESENT", "NOT_FOUND", "OUTSIDE_MAX_AGE"]
 Entities = Annotated[
     dict[Annotated[str, Field(max_length=128)], list[EntityValue]],
