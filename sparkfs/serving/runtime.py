@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 
 from sparkfs.config import SparkfsConfig
-from sparkfs.errors import OnlineStoreError, SparkfsError
+from sparkfs.errors import OnlineStoreError
 from sparkfs.online.reader import AsyncOnlineReader
 from sparkfs.serving.auth import ApiKeys
 from sparkfs.serving.cache import ValueCache
@@ -63,7 +63,7 @@ class ServingRuntime:
         """One registry poll; keeps the old catalog if the registry cannot be read."""
         try:
             changed = await asyncio.to_thread(self.source.refresh)
-        except (SparkfsError, Exception) as exc:  # the registry being down must not stop serving
+        except Exception as exc:  # a registry outage or a bad head must not stop serving
             log.warning("registry refresh failed, serving the previous catalog: %s", exc)
             self.metrics.catalog_refreshes.labels("error").inc()
             return False
