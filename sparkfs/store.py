@@ -87,6 +87,15 @@ class FeatureStore:
             timestamp_column=timestamp_column, include_timestamps=include_timestamps,
         ).df
 
+    # online ------------------------------------------------------------------------------
+    def get_online_features(self, entities: dict[str, list[Any]], *, features: list[str] | None = None,
+                            feature_service: str | None = None) -> dict[str, Any]:
+        """Latest online values, the same lookup and response as ``POST /v1/features:lookup``
+        (approved versions only, one Redis round trip), without going through HTTP."""
+        from sparkfs.serving.local import lookup_once
+
+        return lookup_once(self.workspace, entities, features=features, feature_service=feature_service)
+
     def runs(self, feature_view: str | None = None, limit: int = 50) -> list[RunRecord]:
         return self.workspace.runs.list(feature_view=feature_view, limit=limit)
 

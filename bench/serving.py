@@ -1,0 +1,383 @@
+"""Benchmark: HTTP online lookups (``sparkfs serve``) vs. the same reads straight to Redis.
+
+Starts a redis-server and writes 100k entities to each of two feature views through the online
+package's bulk writer (a published generation, as a full-refresh sync leaves it), applies a
+small project to a SQLite registry, and starts ``sparkfs serve`` (uvicorn, one worker). A
+separate driver process then runs, each for ``--seconds`` (20 by default):
+
+* ``paced_1``: one entity, 1 view, at a fixed 200 requests/s (open loop; latency counted from
+  the scheduled send time, so a stall is not hidden);
+* ``sat_1``: one entity at saturation (fixed concurrency, closed loop);
+* ``sat_100x2``: 100 entities x 2 views at saturation;
+
+and, from the same driver process at the same concurrency, ``redis_1`` / ``redis_100x2``: the
+same key reads done directly with redis-py (one pipeline: an MGET per view plus the generation
+pointer HGETs, no decoding): the floor an HTTP hop is measured against.
+
+Progress goes to stderr; the last stdout line is one JSON object (keys in bench/README.md).
+The machine this runs on may be shared: the driver and the server compete for the same cores.
+
+Run: ``PYTHONPATH=. python bench/serving.py`` (``--seconds 5`` for a quick look).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis.asyncio as aioredis
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from sparkfs.config import SparkfsConfig, load_config  # noqa: E402
+from sparkfs.online.generations import Generations  # noqa: E402
+from sparkfs.online.layout import (  # noqa: E402
+    EntityKeyCodec,
+    ValueCodec,
+    control_key,
+    data_prefix,
+    datetime_to_us,
+    pointer_field,
+)
+from sparkfs.online.topology import make_client  # noqa: E402
+from sparkfs.online.view import OnlineView  # noqa: E402
+from sparkfs.online.writer import BulkWriter, WriteMode  # noqa: E402
+from sparkfs.serving.catalog import CatalogSource  # noqa: E402
+from sparkfs.workspace import Workspace  # noqa: E402
+from tests.redis_server import RedisServer, free_port  # noqa: E402
+
+FEATURES = """
+entities:
+  - {name: user, join_keys: [{name: user_id, type: int64}]}
+feature_views:
+  - name: profile
+    entities: [user]
+    source: {type: delta, path: x/profile}
+    timestamp_column: ts
+    features:
+      - {name: age, type: int32}
+      - {name: country, type: string}
+      - {name: score, type: float64}
+    owner: bench
+  - name: activity
+    entities: [user]
+    source: {type: delta, path: x/activity}
+    timestamp_column: ts
+    features:
+      - {name: clicks_7d, type: int64}
+      - {name: spend_7d, type: float64}
+      - {name: premium, type: bool}
+    owner: bench
+"""
+
+
+ENTITIES = 100_000  # set from --entities in the driver
+
+
+def log(msg: str) -> None:
+    print(f"[serving-bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- setup
+def make_project(root: Path, redis_url: str) -> SparkfsConfig:
+    (root / "conf" / "features").mkdir(parents=True)
+    (root / "conf" / "features" / "bench.yaml").write_text(FEATURES)
+    (root / "conf" / "sparkfs.yaml").write_text(
+        f'project: bench\nregistry: {{url: "sqlite:///../registry.db"}}\n'
+        f'online: {{type: redis, url: "{redis_url}"}}\n'
+        "serving: {max_entities: 1000, redis_timeout_s: 1.0}\n")
+    return load_config(root / "conf" / "sparkfs.yaml")
+
+
+def publish(config: SparkfsConfig, view: OnlineView, n: int) -> None:
+    online = config.online
+    gens = Generations(make_client(online), online.namespace)
+    gen = gens.begin(view.name, view.version)
+    prefix = data_prefix(online.namespace, view.name, view.version, gen)
+    keys, values = EntityKeyCodec(view), ValueCodec(view)
+    now = datetime.now(UTC)
+    rnd = random.Random(view.name)
+    writer = BulkWriter(online, now_ms=int(time.time() * 1000), ttl_ms=0)
+    batch = 5000
+    for start in range(0, n, batch):
+        ids = range(start, min(n, start + batch))
+        event_us = datetime_to_us(now - timedelta(minutes=5))
+        if view.name == "profile":
+            vals = [[rnd.randint(18, 90), rnd.choice(["US", "FR", "DE"]), rnd.random()]
+                    for _ in ids]
+        else:
+            vals = [[rnd.randint(0, 500), rnd.random() * 1000, rnd.random() < 0.1] for _ in ids]
+        writer.write(WriteMode.FRESH, [prefix + keys.encode((i,)) for i in ids],
+                     [values.encode(event_us, 0, v) for v in vals],
+                     [int(time.time() * 1000) + 86_400_000] * len(ids))
+    writer.close()
+    gens.publish(view.name, view.version, gen)
+
+
+def start_server(config: SparkfsConfig, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SPARKFS_USER": "bench"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sparkfs.cli", "--config", config.config_path, "serve",
+         "--port", str(port), "--workers", "1"], env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError("sparkfs serve did not become ready")
+
+
+# --------------------------------------------------------------------------- driver
+def cpu_seconds(pid: int) -> float:
+    """user+system CPU time of a process (Linux /proc): the server's cost per request is
+    measured in CPU, which a loaded machine slows down far less than wall-clock latency."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measured(pid: int, scenario: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    """Run a scenario and add the server's and this driver's CPU ms per request."""
+    server0, own0 = cpu_seconds(pid), time.process_time()
+    result = await scenario
+    n = max(1, result["requests"])
+    result["server_cpu_ms_per_request"] = round((cpu_seconds(pid) - server0) * 1000 / n, 3)
+    result["driver_cpu_ms_per_request"] = round((time.process_time() - own0) * 1000 / n, 3)
+    return result
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    data = sorted(samples)
+    if not data:
+        return {"p50_ms": float("nan"), "p99_ms": float("nan")}
+    pick = lambda q: data[min(len(data) - 1, int(q * len(data)))] * 1000  # noqa: E731
+    return {"p50_ms": round(pick(0.50), 3), "p99_ms": round(pick(0.99), 3)}
+
+
+async def closed_loop(call: Callable[[int], Awaitable[None]], concurrency: int,
+                      seconds: float, n_entities: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+    rnd = random.Random(1)
+
+    async def worker() -> None:
+        nonlocal errors
+        while time.perf_counter() < stop:
+            started = time.perf_counter()
+            try:
+                await call(rnd.randrange(0, ENTITIES - n_entities))
+            except Exception:
+                errors += 1
+                continue
+            latencies.append(time.perf_counter() - started)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - began
+    return {"requests_per_s": round(len(latencies) / elapsed, 1), "errors": errors,
+            "requests": len(latencies), **percentiles(latencies)}
+
+
+async def paced(call: Callable[[int], Awaitable[None]], rate: float,
+                seconds: float, max_in_flight: int = 64) -> dict[str, Any]:
+    """Open loop at ``rate``; latency from the *scheduled* send time.
+
+    Bounded: a send due while ``max_in_flight`` requests are outstanding is dropped (counted),
+    and requests still running 5 s after the last send are cancelled (counted as dropped), so
+    an overloaded server ends the scenario on time instead of queueing for minutes.
+    """
+    latencies: list[float] = []
+    errors = dropped = 0
+    rnd = random.Random(2)
+    tasks: set[asyncio.Task[None]] = set()
+    began = time.perf_counter()
+
+    async def one(scheduled: float) -> None:
+        nonlocal errors
+        try:
+            await call(rnd.randrange(0, ENTITIES))
+        except Exception:
+            errors += 1
+            return
+        latencies.append(time.perf_counter() - scheduled)
+
+    for i in range(int(rate * seconds)):
+        scheduled = began + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if len(tasks) >= max_in_flight:
+            dropped += 1
+            continue
+        task = asyncio.create_task(one(scheduled))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    if tasks:
+        _, pending = await asyncio.wait(set(tasks), timeout=5)
+        for task in pending:
+            task.cancel()
+        dropped += len(pending)
+    elapsed = time.perf_counter() - began
+    return {"target_per_s": rate, "achieved_per_s": round(len(latencies) / elapsed, 1),
+            "errors": errors, "dropped": dropped, "requests": len(latencies),
+            **percentiles(latencies)}
+
+
+def http_call(client: httpx.AsyncClient, features: list[str],
+              n: int) -> Callable[[int], Awaitable[None]]:
+    async def call(first: int) -> None:
+        resp = await client.post("/v1/features:lookup", json={
+            "features": features, "entities": {"user_id": list(range(first, first + n))}})
+        if resp.status_code != 200:
+            raise RuntimeError(resp.text)
+        resp.read()
+    return call
+
+
+def redis_call(client: aioredis.Redis, views: list[OnlineView], ns: str,
+               gens: dict[str, int], n: int) -> Callable[[int], Awaitable[None]]:
+    codecs = [(v, EntityKeyCodec(v), data_prefix(ns, v.name, v.version, gens[v.name]))
+              for v in views]
+
+    async def call(first: int) -> None:
+        pipe = client.pipeline(transaction=False)
+        for _view, codec, prefix in codecs:
+            pipe.execute_command("MGET", *[prefix + codec.encode((i,))
+                                           for i in range(first, first + n)])
+        for view, _, _ in codecs:
+            pipe.execute_command("HGET", control_key(ns, view.name), pointer_field(view.version))
+        replies = await pipe.execute()
+        if replies[0][0] is None:
+            raise RuntimeError("missing value")
+    return call
+
+
+async def drive(args: argparse.Namespace) -> dict[str, Any]:
+    config = load_config(args.config)
+    source = CatalogSource(Workspace.open(config, user="bench"))
+    source.refresh()
+    views = [source.catalog.view("profile").online, source.catalog.view("activity").online]
+    ns = config.online.namespace
+    rc = make_client(config.online)
+    gens = {v.name: int(rc.hget(control_key(ns, v.name), pointer_field(v.version)))
+            for v in views}
+    conc, secs = args.concurrency, args.seconds
+    limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
+    out: dict[str, Any] = {}
+    async with httpx.AsyncClient(base_url=args.url, limits=limits, timeout=10) as client:
+        one = http_call(client, ["profile:*"], 1)
+        many = http_call(client, ["profile:*", "activity:*"], 100)
+        await closed_loop(one, conc, 2, 1)  # warm up connections and the server
+        log(f"paced_1: 1 entity at 200 req/s for {secs}s")
+        out["paced_1"] = await measured(args.server_pid, paced(one, 200, secs))
+        log(f"sat_1: 1 entity, concurrency {conc}, {secs}s")
+        out["sat_1"] = await measured(args.server_pid, closed_loop(one, conc, secs, 1))
+        log(f"sat_100x2: 100 entities x 2 views, concurrency {conc}, {secs}s")
+        out["sat_100x2"] = await measured(args.server_pid, closed_loop(many, conc, secs, 100))
+    direct = aioredis.Redis.from_url(config.online.url, max_connections=conc)
+    log(f"redis_1 / redis_100x2: the same reads with redis-py, concurrency {conc}")
+    out["redis_1"] = await closed_loop(redis_call(direct, views[:1], ns, gens, 1), conc, secs, 1)
+    out["redis_100x2"] = await closed_loop(redis_call(direct, views, ns, gens, 100), conc,
+                                           secs, 100)
+    await direct.aclose()
+    return out
+
+
+# --------------------------------------------------------------------------- main
+def summarize(raw: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    def ratio(a: float, b: float) -> float:
+        return round(a / b, 3) if b else float("nan")
+
+    return {
+        **meta,
+        "paced_1_p50_ms": raw["paced_1"]["p50_ms"], "paced_1_p99_ms": raw["paced_1"]["p99_ms"],
+        "paced_1_achieved_rps": raw["paced_1"]["achieved_per_s"],
+        "paced_1_dropped": raw["paced_1"]["dropped"],
+        "paced_1_p99_target_met": raw["paced_1"]["p99_ms"] < 5.0 and not raw["paced_1"]["dropped"],
+        "sat_1_rps": raw["sat_1"]["requests_per_s"], "sat_1_p50_ms": raw["sat_1"]["p50_ms"],
+        "sat_1_p99_ms": raw["sat_1"]["p99_ms"],
+        "sat_1_rps_target_met": raw["sat_1"]["requests_per_s"] >= 1500,
+        "sat_100x2_rps": raw["sat_100x2"]["requests_per_s"],
+        "sat_100x2_p50_ms": raw["sat_100x2"]["p50_ms"],
+        "sat_100x2_p99_ms": raw["sat_100x2"]["p99_ms"],
+        "redis_1_rps": raw["redis_1"]["requests_per_s"], "redis_1_p50_ms": raw["redis_1"]["p50_ms"],
+        "redis_1_p99_ms": raw["redis_1"]["p99_ms"],
+        "redis_100x2_rps": raw["redis_100x2"]["requests_per_s"],
+        "redis_100x2_p50_ms": raw["redis_100x2"]["p50_ms"],
+        "redis_100x2_p99_ms": raw["redis_100x2"]["p99_ms"],
+        "http_vs_redis_rps_1": ratio(raw["sat_1"]["requests_per_s"],
+                                    raw["redis_1"]["requests_per_s"]),
+        "http_vs_redis_rps_100x2": ratio(raw["sat_100x2"]["requests_per_s"],
+                                         raw["redis_100x2"]["requests_per_s"]),
+        "server_cpu_ms_per_request_1": raw["sat_1"]["server_cpu_ms_per_request"],
+        "server_cpu_ms_per_request_100x2": raw["sat_100x2"]["server_cpu_ms_per_request"],
+        "server_rps_per_core_1": ratio(1000, raw["sat_1"]["server_cpu_ms_per_request"]),
+        "server_rps_per_core_100x2": ratio(1000, raw["sat_100x2"]["server_cpu_ms_per_request"]),
+        "errors": sum(v["errors"] for v in raw.values()),
+        "scenarios": raw,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entities", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
+    parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.drive:
+        global ENTITIES
+        ENTITIES = args.entities
+        print(json.dumps(asyncio.run(drive(args))))
+        return
+    with tempfile.TemporaryDirectory(prefix="sparkfs-serving-bench-") as tmp, \
+            RedisServer() as server:
+        config = make_project(Path(tmp), server.url)
+        workspace = Workspace.open(config, user="bench")
+        workspace.definitions.apply(workspace.repository, user="bench")
+        source = CatalogSource(workspace)
+        source.refresh()
+        for name in ("profile", "activity"):
+            log(f"writing {args.entities} entities to {name}")
+            publish(config, source.catalog.view(name).online, args.entities)
+        port = free_port()
+        log(f"starting sparkfs serve on port {port}")
+        proc = start_server(config, port)
+        try:
+            driver = subprocess.run(
+                [sys.executable, __file__, "--drive", "--url", f"http://127.0.0.1:{port}",
+                 "--config", config.config_path, "--seconds", str(args.seconds),
+                 "--concurrency", str(args.concurrency),
+                 "--entities", str(args.entities), "--server-pid", str(proc.pid)],
+                stdout=subprocess.PIPE, check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+        raw = json.loads(driver.stdout.decode().strip().splitlines()[-1])
+    meta = {"entities_per_view": args.entities, "seconds_per_scenario": args.seconds,
+            "concurrency": args.concurrency, "server_workers": 1, "cpus": os.cpu_count(),
+            "load_avg_1m": round(os.getloadavg()[0], 2)}
+    print(json.dumps(summarize(raw, meta)))
+
+
+if __name__ == "__main__":
+    main()

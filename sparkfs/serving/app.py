@@ -1,0 +1,92 @@
+"""The FastAPI app factory: routers, lifespan, the one error handler, metrics.
+
+There is no module-level app. ``create_app(settings)`` builds one; ``sparkfs serve`` runs
+:func:`app_from_env` through uvicorn's factory mode, so every worker process builds its own app
+(own Redis pool, own catalog, own metrics registry) from ``$SPARKFS_CONFIG``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from sparkfs.config import SparkfsConfig, load_config
+from sparkfs.errors import SparkfsError, ValidationError
+from sparkfs.serving.api import catalog, lookup, ops
+from sparkfs.serving.metrics import MetricsMiddleware
+from sparkfs.serving.runtime import ServingRuntime
+from sparkfs.workspace import Workspace
+
+__all__ = ["app_from_env", "create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def error_response(exc: SparkfsError) -> JSONResponse:
+    """``{"error": {"type", "message"}}`` with the error's own HTTP status."""
+    status = exc.http_status
+    if status >= 500 and status != 503:
+        log.error("request failed: %s: %s", type(exc).__name__, exc)
+    return JSONResponse({"error": {"type": type(exc).__name__, "message": str(exc)}},
+                        status_code=status)
+
+
+async def _sparkfs_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SparkfsError)
+    return error_response(exc)
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's body validation errors, re-raised as sparkfs ValidationError (same body)."""
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for item in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in item.get("loc", ()) if p != "body") or "body"
+        problems.append(f"{loc}: {item.get('msg', 'invalid')}")
+    return error_response(ValidationError("; ".join(problems) or "invalid request body"))
+
+
+def create_app(settings: SparkfsConfig, *, workspace: Workspace | None = None) -> FastAPI:
+    """Build the serving app for a project.
+
+    Args:
+        settings: the project config (``serving``, ``online`` and ``registry`` sections).
+        workspace: an already opened workspace (tests, notebooks); opened from ``settings``
+            otherwise.
+    """
+    ws = workspace or Workspace.open(settings)
+    runtime = ServingRuntime(settings, ws)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="sparkfs online features",
+        version="1",
+        description="Online feature lookups over Redis: approved feature views only, one Redis "
+                    "round trip per request, Feast-compatible /get-online-features.",
+        lifespan=lifespan,
+    )
+    app.state.sparkfs = runtime
+    app.include_router(lookup.router)
+    app.include_router(catalog.router)
+    app.include_router(ops.router)
+    app.add_exception_handler(SparkfsError, _sparkfs_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory: the config named by ``$SPARKFS_CONFIG`` (or ``conf/sparkfs.yaml``)."""
+    return create_app(load_config())

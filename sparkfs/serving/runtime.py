@@ -1,0 +1,110 @@
+"""The state one serving process holds: catalog, reader, keys, metrics, the refresh loop.
+
+Kept free of FastAPI so its lifecycle (open, refresh, close) is testable and reusable; the app
+factory stores one :class:`ServingRuntime` on ``app.state`` and its lifespan drives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from sparkfs.config import SparkfsConfig
+from sparkfs.errors import OnlineStoreError
+from sparkfs.online.reader import AsyncOnlineReader
+from sparkfs.serving.auth import ApiKeys
+from sparkfs.serving.cache import ValueCache
+from sparkfs.serving.catalog import Catalog, CatalogSource
+from sparkfs.serving.lookup import OnlineLookup
+from sparkfs.serving.metrics import ServingMetrics
+from sparkfs.workspace import Workspace
+
+__all__ = ["ServingRuntime"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServingRuntime:
+    settings: SparkfsConfig
+    workspace: Workspace
+    metrics: ServingMetrics = field(default_factory=ServingMetrics)
+    source: CatalogSource = field(init=False)
+    keys: ApiKeys = field(init=False)
+    lookup: OnlineLookup = field(init=False)
+    _task: asyncio.Task[None] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        serving = self.settings.serving
+        self.source = CatalogSource(self.workspace)
+        self.keys = ApiKeys(serving)
+        cache = (ValueCache(serving.cache.max_entries, serving.cache.ttl_s)
+                 if serving.cache.enabled else None)
+        reader = AsyncOnlineReader(self.settings.online, timeout_s=serving.redis_timeout_s)
+        self.lookup = OnlineLookup(reader, timeout_s=2 * serving.redis_timeout_s,
+                                   max_entities=serving.max_entities, cache=cache,
+                                   observer=self.metrics)
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.source.catalog
+
+    async def start(self) -> None:
+        """Load the catalog (a registry failure here is fatal: nothing to serve) and start
+        polling the registry."""
+        await asyncio.to_thread(self.source.refresh)
+        self.metrics.served_views.set(len(self.catalog.views))
+        await self._warm()
+        self._task = asyncio.create_task(self._poll(), name="sparkfs-catalog-refresh")
+
+    async def refresh_now(self) -> bool:
+        """One registry poll; keeps the old catalog if the registry cannot be read."""
+        try:
+            changed = await asyncio.to_thread(self.source.refresh)
+        except Exception as exc:  # a registry outage or a bad head must not stop serving
+            log.warning("registry refresh failed, serving the previous catalog: %s", exc)
+            self.metrics.catalog_refreshes.labels("error").inc()
+            return False
+        self.metrics.catalog_refreshes.labels("changed" if changed else "unchanged").inc()
+        if changed:
+            self.metrics.served_views.set(len(self.catalog.views))
+            await self._warm()
+        return changed
+
+    async def _poll(self) -> None:
+        period = self.settings.serving.registry_refresh_s
+        while True:
+            await asyncio.sleep(period)
+            await self.refresh_now()
+
+    async def _warm(self) -> None:
+        """Learn every served view's live generation now (an empty read sends only the pointer
+        reads), so the first request of each view takes one round trip, not two."""
+        views = [v.online for v in self.catalog.views.values()]
+        if not views:
+            return
+        try:
+            async with asyncio.timeout(2 * self.settings.serving.redis_timeout_s):
+                await self.lookup.reader.read(views, [])
+        except (OnlineStoreError, TimeoutError) as exc:
+            log.warning("could not warm generation pointers (Redis down?): %s", exc)
+
+    async def ping(self) -> None:
+        """Raises OnlineStoreError (503) unless Redis answers within the serving timeout."""
+        try:
+            async with asyncio.timeout(self.settings.serving.redis_timeout_s):
+                await self.lookup.reader.client.ping()
+        except Exception as exc:  # redis errors, timeouts, OS errors: all mean "not ready"
+            self.metrics.redis_error()
+            raise OnlineStoreError(f"online store is not reachable: {exc or 'timeout'}; "
+                                   "the server keeps retrying") from exc
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.lookup.aclose()
+        self.workspace.engine.dispose()

@@ -1,0 +1,89 @@
+"""Turn a :class:`LookupResult` into the two response shapes: sparkfs rows and Feast columns.
+
+Plain dicts (validated and serialised by pydantic's core through the declared response models)
+rather than model instances: building thousands of small model objects per request would cost
+more than the Redis read.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from sparkfs.online.reader import Status, ViewValue
+from sparkfs.serving.lookup import LookupResult
+
+__all__ = ["feast_response", "iso_utc", "rows_response"]
+
+_STATUS = {Status.PRESENT: "PRESENT", Status.NOT_FOUND: "NOT_FOUND",
+           Status.OUTSIDE_MAX_AGE: "OUTSIDE_MAX_AGE"}
+#: Feast's timestamp for entity columns and values never found (the epoch).
+EPOCH = "1970-01-01T00:00:00Z"
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z`` (protobuf JSON style: fraction only when non-zero)."""
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}"
+    return text + "Z"
+
+
+def _json_value(value: Any) -> Any:
+    if type(value) is float and not math.isfinite(value):
+        return None  # JSON has no NaN/inf
+    return value
+
+
+def _value(answer: ViewValue, feature: str) -> Any:
+    if answer.values is None:
+        return None
+    return _json_value(answer.values[feature])
+
+
+def rows_response(result: LookupResult) -> dict[str, Any]:
+    """``{"features": [...], "rows": [{"entity": {...}, "features": {ref: {...}}}]}``."""
+    by_view: dict[str, list[tuple[str, str]]] = {}
+    for col in result.plan.columns:
+        by_view.setdefault(col.view, []).append((col.ref, col.feature))
+    keys = list(result.entities)
+    rows = []
+    for i, answers in enumerate(result.rows):
+        feats: dict[str, dict[str, Any]] = {}
+        for view, cols in by_view.items():
+            answer = answers[view]
+            status = _STATUS[answer.status]
+            stamp = iso_utc(answer.event_time) if answer.event_time else None
+            values = answer.values
+            for ref, feature in cols:
+                value = None if values is None else _json_value(values[feature])
+                feats[ref] = {"value": value, "status": status, "event_time": stamp}
+        rows.append({"entity": {k: result.entities[k][i] for k in keys},
+                     "features": {c.ref: feats[c.ref] for c in result.plan.columns}})
+    return {"features": [c.ref for c in result.plan.columns], "rows": rows}
+
+
+def feast_response(result: LookupResult, full_feature_names: bool) -> dict[str, Any]:
+    """Feast's feature-server JSON: entity key columns first, then one column per feature."""
+    n = len(result.rows)
+    names: list[str] = []
+    vectors: list[dict[str, Any]] = []
+    for key, values in result.entities.items():
+        names.append(key)
+        vectors.append({"values": list(values), "statuses": ["PRESENT"] * n,
+                        "event_timestamps": [EPOCH] * n})
+    for col in result.plan.columns:
+        names.append(col.full_name if full_feature_names else col.feature)
+        values, statuses, stamps = [], [], []
+        for answers in result.rows:
+            answer = answers[col.view]
+            value = _value(answer, col.feature)
+            values.append(value)
+            status = _STATUS[answer.status]
+            if status == "PRESENT" and value is None:
+                status = "NULL_VALUE"  # Feast's status for a stored null
+            statuses.append(status)
+            stamps.append(iso_utc(answer.event_time) if answer.event_time else EPOCH)
+        vectors.append({"values": values, "statuses": statuses, "event_timestamps": stamps})
+    return {"metadata": {"feature_names": names}, "results": vectors}

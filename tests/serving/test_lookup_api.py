@@ -1,0 +1,130 @@
+"""The lookup endpoints against a real redis-server: both request shapes, every status."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.serving.conftest import NOW, Project
+
+pytestmark = pytest.mark.anyio
+
+
+def iso(moment: object) -> str:
+    from sparkfs.serving.shapes import iso_utc
+
+    return iso_utc(moment)  # type: ignore[arg-type]
+
+
+async def test_lookup_statuses_values_and_event_times(client: httpx.AsyncClient) -> None:
+    from datetime import timedelta
+
+    resp = await client.post("/v1/features:lookup", json={
+        "features": ["users:age", "users:score", "clicks:clicks"],
+        "entities": {"user_id": [1, 2, 3, 4, None]}})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["features"] == ["users:age", "users:score", "clicks:clicks"]
+    rows = body["rows"]
+    assert [r["entity"] for r in rows] == [{"user_id": v} for v in (1, 2, 3, 4, None)]
+    assert rows[0]["features"]["users:age"] == {
+        "value": 31, "status": "PRESENT", "event_time": iso(NOW - timedelta(minutes=5))}
+    assert rows[0]["features"]["clicks:clicks"]["value"] == 7  # no ttl: old values served
+    assert rows[1]["features"]["users:age"]["value"] is None  # stored null
+    assert rows[1]["features"]["users:score"] == {  # NaN has no JSON form
+        "value": None, "status": "PRESENT", "event_time": iso(NOW - timedelta(minutes=10))}
+    assert rows[2]["features"]["users:age"] == {
+        "value": None, "status": "OUTSIDE_MAX_AGE", "event_time": iso(NOW - timedelta(hours=2))}
+    for row in rows[3:]:
+        assert {f["status"] for f in row["features"].values()} == {"NOT_FOUND"}
+        assert {f["event_time"] for f in row["features"].values()} == {None}
+
+
+async def test_feature_service_wildcards_and_composite_keys(client: httpx.AsyncClient) -> None:
+    resp = await client.post("/v1/features:lookup", json={
+        "feature_service": "fraud", "entities": {"user_id": [2]}})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["features"] == ["users:age", "users:score", "clicks:clicks"]
+    resp = await client.post("/v1/features:lookup", json={
+        "features": ["cards:*"], "entities": {"bin": ["4111", "4111"], "last4": ["1234", "9"]}})
+    assert resp.status_code == 200, resp.text
+    got = [r["features"]["cards:label"]["status"] for r in resp.json()["rows"]]
+    assert got == ["PRESENT", "NOT_FOUND"]
+    assert resp.json()["rows"][0]["features"]["cards:label"]["value"] == "gold"
+
+
+async def test_feast_shape(client: httpx.AsyncClient) -> None:
+    resp = await client.post("/get-online-features", json={
+        "features": ["users:age", "users:country"], "entities": {"user_id": [1, 3, 9]}})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["metadata"] == {"feature_names": ["user_id", "age", "country"]}
+    key, age, country = body["results"]
+    assert key == {"values": [1, 3, 9], "statuses": ["PRESENT"] * 3,
+                   "event_timestamps": ["1970-01-01T00:00:00Z"] * 3}
+    assert age["values"] == [31, None, None]
+    assert age["statuses"] == ["PRESENT", "OUTSIDE_MAX_AGE", "NOT_FOUND"]
+    assert age["event_timestamps"][2] == "1970-01-01T00:00:00Z"
+    assert all(t.endswith("Z") for t in age["event_timestamps"])
+    assert country["values"] == ["FR", None, None]
+    resp = await client.post("/get-online-features", json={
+        "feature_service": "fraud", "entities": {"user_id": [2]}, "full_feature_names": True,
+        "some_future_feast_field": 1})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["metadata"]["feature_names"] == ["user_id", "users__age", "users__score",
+                                                 "clicks__clicks"]
+    assert body["results"][1]["statuses"] == ["NULL_VALUE"]
+
+
+@pytest.mark.parametrize(("payload", "field"), [
+    ({"features": ["users:age"]}, "entities"),
+    ({"features": ["users:age"], "entities": {"user_id": ["1"]}}, "entities.user_id[0]"),
+    ({"features": ["users:age"], "entities": {"user_id": [True]}}, "entities.user_id"),
+    ({"features": ["users:age"], "entities": {"uid": [1]}}, "entities.user_id"),
+    ({"features": ["users:age"], "entities": {"user_id": [1], "x": [1]}}, "entities.x"),
+    ({"features": ["cards:label"], "entities": {"bin": ["1"], "last4": []}}, "entities"),
+    ({"features": ["usersage"], "entities": {"user_id": [1]}}, "features[0]"),
+    ({"entities": {"user_id": [1]}}, "feature_service"),
+    ({"features": ["users:age"], "feature_service": "fraud", "entities": {}}, "feature_service"),
+    ({"features": ["users:age"], "entities": {"user_id": [1]}, "extra": 1}, "extra"),
+])
+async def test_bad_input_is_422_naming_the_field(client: httpx.AsyncClient,
+                                                 payload: dict[str, object], field: str) -> None:
+    resp = await client.post("/v1/features:lookup", json=payload)
+    assert resp.status_code == 422, resp.text
+    error = resp.json()["error"]
+    assert error["type"] == "ValidationError"
+    assert field in error["message"]
+
+
+@pytest.mark.parametrize("payload", [
+    {"features": ["nope:age"], "entities": {"user_id": [1]}},
+    {"features": ["users:nope"], "entities": {"user_id": [1]}},
+    {"feature_service": "nope", "entities": {"user_id": [1]}},
+    {"features": ["offline_only:secret"], "entities": {"user_id": [1]}},
+])
+async def test_unknown_names_are_404(client: httpx.AsyncClient, payload: dict[str, object]) -> None:
+    for path in ("/v1/features:lookup", "/get-online-features"):
+        resp = await client.post(path, json=payload)
+        assert resp.status_code == 404, resp.text
+        assert resp.json()["error"]["type"] == "NotFoundError"
+
+
+async def test_more_entities_than_the_limit_is_413(client: httpx.AsyncClient) -> None:
+    ok = await client.post("/v1/features:lookup", json={
+        "features": ["users:age"], "entities": {"user_id": list(range(100))}})
+    assert ok.status_code == 200
+    resp = await client.post("/v1/features:lookup", json={
+        "features": ["users:age"], "entities": {"user_id": list(range(101))}})
+    assert resp.status_code == 413
+    assert "max_entities" in resp.json()["error"]["message"]
+
+
+async def test_key_names_never_reach_redis_keys(client: httpx.AsyncClient,
+                                                project: Project) -> None:
+    """Names outside the catalog are refused before any Redis command is built."""
+    for ref in ["users*:age", "sfs:1:users:*", "{users}:ctl", "users:age*"]:
+        resp = await client.post("/v1/features:lookup", json={
+            "features": [ref], "entities": {"user_id": [1]}})
+        assert resp.status_code in (404, 422), (ref, resp.text)
