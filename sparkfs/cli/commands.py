@@ -8,4 +8,7 @@ __all__ = ["all_commands"]
 
 
 def all_commands() -> list[click.Command]:
-    return []
+    from sparkfs.cli.review_cmd import audit_cmd, review_group
+    from sparkfs.cli.validate_cmd import validate_cmd
+
+    return [review_group, audit_cmd, validate_cmd]
