@@ -33,7 +33,7 @@ from sparkfs.definitions import (
     Unique,
 )
 
-__all__ = ["ROWS", "MAX_TS", "Outcome", "Rule", "compile_rule", "rule_label"]
+__all__ = ["MAX_TS", "ROWS", "Outcome", "Rule", "compile_rule", "mean_alias", "rule_label"]
 
 ROWS = "_q_rows"
 MAX_TS = "_q_max_ts"
