@@ -202,6 +202,8 @@ class ReviewBoard:
         return self._act(user, "deprecate", current, comment)
 
     def _current(self, name: str, version: str | None, kind: str | None) -> ReviewState:
+        if version is None and "@" in name:  # NAME@VERSION, as on the command line
+            name, version = name.split("@", 1)
         resolved_kind, resolved = self.resolve(name, kind)
         return self.state(resolved_kind, resolved, version)
 
