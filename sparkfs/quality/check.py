@@ -1,9 +1,10 @@
 """Run every expectation of a feature view on a batch in one Spark aggregation.
 
 All counters (null counts, range / allowed / regex / SQL violations, the exact distinct count
-behind ``unique``, row count, means, newest event time) are columns of ONE ``agg`` query, so
-the batch is scanned once however many rules there are. Only after a rule fails is a small
-``limit`` job run per failed rule to fetch sample rows. The driver only ever sees the single
+behind ``unique``, row count, means, newest event time, and the first and last offending row
+of every row-level rule as samples) are columns of ONE ``agg`` query, so the batch is scanned
+once however many rules there are. Only a failed ``unique`` rule needs a second, small job (a
+group-by with ``limit``) for its sample duplicates. The driver only ever sees the single
 aggregate row and a few samples.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from sparkfs.definitions import FeatureView, MaxChange
@@ -55,24 +57,43 @@ def compile_rules(view: FeatureView, keys: Sequence[str], batch: DataFrame) -> l
     return rules
 
 
-def _samples(batch: DataFrame, rule: Rule) -> list[dict[str, Any]]:
+def _sample_aggregates(batch: DataFrame, rules: Sequence[Rule]) -> dict[str, Column]:
+    """The first and last offending row of each row-level rule, as part of the same aggregation.
+
+    ``first(..., ignorenulls)`` stops evaluating its input once it holds a value, so a rule
+    nobody violates costs only its predicate.
+    """
+    record = F.struct(*[F.col(c) for c in batch.columns])
+    out: dict[str, Column] = {}
+    for index, rule in enumerate(rules):
+        if rule.violation is not None:
+            flagged = F.when(rule.violation, record)
+            out[f"_q_first_{index}"] = F.first(flagged, ignorenulls=True)
+            out[f"_q_last_{index}"] = F.last(flagged, ignorenulls=True)
+    return out
+
+
+def _samples(batch: DataFrame, rule: Rule, index: int, measured: dict[str, Any]) -> list[dict[str, Any]]:
+    """Sample offending rows of a failed rule: from the aggregate row, or (unique) one small job."""
     if rule.group_columns:
         dupes = batch.groupBy(*rule.group_columns).count().where(F.col("count") > 1)
-        rows = dupes.limit(SAMPLE_ROWS).collect()
-    elif rule.violation is not None:
-        rows = batch.where(rule.violation).limit(SAMPLE_ROWS).collect()
-    else:
-        return []
-    return [r.asDict() for r in rows]
+        return [r.asDict(recursive=True) for r in dupes.limit(SAMPLE_ROWS).collect()]
+    found = [measured.get(f"_q_first_{index}"), measured.get(f"_q_last_{index}")]
+    rows = [r.asDict(recursive=True) for r in found if r is not None]
+    return [r for i, r in enumerate(rows) if r not in rows[:i]]
 
 
 def evaluate(
     batch: DataFrame, rules: Sequence[Rule], previous: dict[str, Any] | None, now: datetime
 ) -> tuple[int, dict[str, Any], list[RuleResult]]:
-    """(row count, batch metrics, one result per rule) from one aggregation job."""
+    """(row count, batch metrics, one result per rule) from one aggregation job.
+
+    Only a failed ``unique`` rule runs a second (small, ``limit``) job, for its samples.
+    """
     aggregates = {ROWS: F.count(F.lit(1)), MAX_TS: F.max(F.col(EVENT_TIMESTAMP))}
     for rule in rules:
         aggregates.update(rule.aggregates)
+    aggregates.update(_sample_aggregates(batch, rules))
     row = batch.agg(*[expr.alias(alias) for alias, expr in aggregates.items()]).first()
     assert row is not None
     measured = row.asDict()
@@ -83,11 +104,11 @@ def evaluate(
         if isinstance(exp, MaxChange) and exp.metric == "mean" and exp.column:
             metrics[f"mean:{exp.column}"] = measured[mean_alias(exp.column)]
     results = []
-    for rule in rules:
-        outcome = rule.check(measured, previous, now)
-        samples = [] if outcome.passed else _samples(batch, rule)
-        results.append(RuleResult(rule.label, rule.expectation.type, rule.severity, outcome.passed,
-                                  outcome.failed_count, outcome.observed, samples))
+    for index, rule in enumerate(rules):
+        o = rule.check(measured, previous, now)
+        samples = [] if o.passed else _samples(batch, rule, index, measured)
+        results.append(RuleResult(rule.label, rule.expectation.type, rule.severity, o.passed, o.failed_count,
+                                  o.observed, samples))
     return int(measured[ROWS]), metrics, results
 
 
