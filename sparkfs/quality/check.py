@@ -46,7 +46,7 @@ def compile_rules(view: FeatureView, keys: Sequence[str], batch: DataFrame) -> l
                 f"feature view {view.name!r}: expectation {rule.label} names column(s) {', '.join(missing)} "
                 f"that the materialized rows do not have ({', '.join(batch.columns)}); fix the expectation"
             )
-        if rule.expectation.type == "sql":
+        if rule.expectation.type == "sql" and rule.violation is not None:
             try:
                 batch.select(rule.violation)  # analysis only: no job runs
             except Exception as exc:
