@@ -8,7 +8,7 @@ import click
 
 from sparkfs.cli.context import CliContext
 from sparkfs.definitions import definition_version
-from sparkfs.errors import ValidationError
+from sparkfs.errors import QualityGateError, ValidationError
 from sparkfs.workspace import Workspace
 
 __all__ = ["validate_cmd"]
@@ -63,4 +63,7 @@ def validate_cmd(state: CliContext, feature_view: str, start: datetime | None, e
                    error=f"quality gate failed: {failed}" if failed else None)
     click.echo(report.render())
     if not report.passed:
-        click.get_current_context().exit(1)
+        raise QualityGateError(
+            f"{len(report.blocking)} error-severity expectation(s) failed ({failed}); see the report above. "
+            "This was a dry run: nothing was written."
+        )

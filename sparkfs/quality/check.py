@@ -90,13 +90,16 @@ def evaluate(
 
     Only a failed ``unique`` rule runs a second (small, ``limit``) job, for its samples.
     """
-    aggregates = {ROWS: F.count(F.lit(1)), MAX_TS: F.max(F.col(EVENT_TIMESTAMP))}
+    # epoch microseconds: independent of the Python process's time zone
+    aggregates = {ROWS: F.count(F.lit(1)), MAX_TS: F.unix_micros(F.max(F.col(EVENT_TIMESTAMP)))}
     for rule in rules:
         aggregates.update(rule.aggregates)
     aggregates.update(_sample_aggregates(batch, rules))
     row = batch.agg(*[expr.alias(alias) for alias, expr in aggregates.items()]).first()
     assert row is not None
     measured = row.asDict()
+    if measured[MAX_TS] is not None:
+        measured[MAX_TS] = datetime.fromtimestamp(measured[MAX_TS] / 1e6, UTC)
     metrics: dict[str, Any] = {"row_count": int(measured[ROWS]),
                                "max_event_time": measured[MAX_TS].isoformat() if measured[MAX_TS] else None}
     for rule in rules:

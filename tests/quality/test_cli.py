@@ -16,7 +16,7 @@ from tests.project import Project
 def test_validate_reports_and_exits_nonzero_without_writing(spark: SparkSession, project: Project, ws: Workspace) -> None:
     write_users(spark, ws, [(1, ts(2, 9), 999, "ZZ", False), (2, ts(3, 9), 40, "DE", True)])
     bad = project.run("validate", "user_profile")
-    assert bad.returncode == 1, bad.stderr
+    assert bad.returncode == 1, (bad.returncode, bad.stdout[-2000:], bad.stderr[-2000:])
     assert "quality gate FAILED" in bad.stdout and "FAIL [error] age_plausible: 1 offending row(s)" in bad.stdout
     assert '"age": 999' in bad.stdout
     good = project.run("validate", "user_profile", "--start", "2026-01-03", "--end", "2026-01-04")
