@@ -44,25 +44,30 @@ def desired_constraints(view: FeatureView) -> dict[str, str]:
     return out
 
 
+def _existing(spark: SparkSession, path: str) -> dict[str, str]:
+    row = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").select("properties").first()
+    props = dict(row["properties"] or {}) if row is not None else {}
+    return {k[len("delta.constraints."):]: v for k, v in props.items() if k.startswith(f"delta.constraints.{PREFIX}")}
+
+
 def sync_constraints(spark: SparkSession, path: str, view: FeatureView) -> dict[str, str]:
     """Make the table's ``sparkfs_*`` constraints match the view's hard rules.
 
-    A new constraint that rows already in the table violate cannot be added; that is logged
-    and skipped (the gate still protects sparkfs writes) rather than failing the run.
+    Never fails the run: a constraint that rows already in the table violate cannot be added,
+    and a concurrent writer may add or drop the same one first; both are logged (the gate
+    still protects sparkfs writes) and the next run tries again.
     """
-    row = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").select("properties").first()
-    props = dict(row["properties"] or {}) if row is not None else {}
-    existing = {k[len("delta.constraints."):]: v for k, v in props.items()
-                if k.startswith(f"delta.constraints.{PREFIX}")}
+    existing = _existing(spark, path)
     wanted = desired_constraints(view)
-    for name in sorted(set(existing) - set(wanted)):
-        spark.sql(f"ALTER TABLE delta.`{path}` DROP CONSTRAINT IF EXISTS {name}")
-    for name, expr in sorted(wanted.items()):
-        if name in existing:
-            continue
+    changes = [(f"DROP CONSTRAINT IF EXISTS {name}", name, False) for name in sorted(set(existing) - set(wanted))]
+    changes += [(f"ADD CONSTRAINT {name} CHECK ({expr})", name, True)
+                for name, expr in sorted(wanted.items()) if name not in existing]
+    for clause, name, adding in changes:
         try:
-            spark.sql(f"ALTER TABLE delta.`{path}` ADD CONSTRAINT {name} CHECK ({expr})")
+            spark.sql(f"ALTER TABLE delta.`{path}` {clause}")
         except Exception as exc:
-            _log.warning("feature view %s: cannot add constraint %s CHECK (%s): rows already in %s violate it "
-                         "(%s); fix or rewrite those rows", view.name, name, expr, path, str(exc).splitlines()[0])
+            if (name in _existing(spark, path)) == adding:
+                continue  # a concurrent writer made the same change
+            _log.warning("feature view %s: ALTER TABLE %s failed on %s (%s); if rows already in the table "
+                         "violate the rule, fix or rewrite them", view.name, clause, path, str(exc).splitlines()[0])
     return wanted
