@@ -33,7 +33,7 @@ from sparkfs.definitions import (
     Unique,
 )
 
-__all__ = ["MAX_TS", "ROWS", "Outcome", "Rule", "compile_rule", "mean_alias", "rule_label"]
+__all__ = ["MAX_TS", "ROWS", "Outcome", "Rule", "compile_rule", "dupes_alias", "mean_alias", "rule_label"]
 
 ROWS = "_q_rows"
 MAX_TS = "_q_max_ts"
@@ -151,21 +151,21 @@ def _max_null_fraction(label: str, exp: MaxNullFraction, col: str) -> Rule:
     return Rule(label, exp, {alias: _count(violation)}, check, (col,), violation)
 
 
+def dupes_alias(cols: Sequence[str]) -> str:
+    return re.sub(r"\W", "_", f"_q_dupes_{'_'.join(cols)}")[:120]
+
+
 def _unique(label: str, exp: Unique, cols: Sequence[str]) -> Rule:
-    # Exact distinct count folds into the same aggregation query (Spark plans one distinct
-    # aggregate alongside the plain ones); rows with a null in the columns are not compared.
-    alias = re.sub(r"\W", "_", f"_q_distinct_{'_'.join(cols)}")[:120]
-    complete = re.sub(r"\W", "_", f"_q_complete_{'_'.join(cols)}")[:120]
-    all_set = F.lit(True)
-    for c in cols:
-        all_set = all_set & F.col(c).isNotNull()
+    # Exact duplicates need a group-by over the columns: that runs as its own job (see
+    # sparkfs.quality.check), because folding a distinct count into the main aggregation
+    # makes Spark group every aggregate buffer by the unique columns, which costs far more.
+    alias = dupes_alias(cols)
 
     def check(m: Mapping[str, Any], _prev: Mapping[str, Any] | None, _now: datetime) -> Outcome:
-        dupes = int(m[complete]) - int(m[alias])
+        dupes = int(m[alias])
         return Outcome(dupes == 0, dupes, {"columns": list(cols), "duplicate_rows": dupes})
 
-    aggs = {alias: F.count_distinct(*[F.col(c) for c in cols]), complete: _count(all_set)}
-    return Rule(label, exp, aggs, check, tuple(cols), group_columns=tuple(cols))
+    return Rule(label, exp, {}, check, tuple(cols), group_columns=tuple(cols))
 
 
 def _row_count(label: str, exp: RowCount) -> Rule:
