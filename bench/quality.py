@@ -1,11 +1,11 @@
 """Cost of the quality gate: 10 expectations (one of each type) on 4M rows vs the write alone.
 
 Baseline: a materialize-like Delta write of the batch (``_ingested_at`` stamped, partitioned by
-event date), measured in the same run. Gated: the same write preceded by the quality gate's
-single aggregation (``sparkfs.quality.evaluate``) and the separate unique job. Each mode runs
-``BENCH_REPEATS`` (default 1) times,
-alternating, after a warm-up on 200k rows; figures are medians. Prints progress to stderr and one JSON
-object on the last stdout line.
+event date), measured in the same run. Gated: the gate (``sparkfs.quality.evaluate``: the single
+aggregation plus the separate ``unique`` job) followed by the same write; the gate without its
+``unique`` rule is timed too. Each mode runs ``BENCH_REPEATS`` (default 1) times after a
+warm-up on 200k rows; figures are medians. Prints progress to stderr and one JSON object on the
+last stdout line.
 """
 
 from __future__ import annotations
