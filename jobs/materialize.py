@@ -38,19 +38,18 @@ def _day(value: str | None) -> object:
 
 def main(spark: SparkSession, config: SparkfsConfig, args: argparse.Namespace) -> int:
     from sparkfs.offline.materialize import backfill, materialize
-    from sparkfs.quality_default import default_gate
 
     ws = Workspace.open(config, user=args.user, namespace="sandbox" if args.sandbox else "production")
     start, end = _day(args.start), _day(args.end)
     if args.step:
         result = backfill(
-            spark, ws, args.view, start, end, step=parse_duration(args.step), gate=default_gate(),  # type: ignore[arg-type]
+            spark, ws, args.view, start, end, step=parse_duration(args.step),  # type: ignore[arg-type]
             on_progress=lambda d, t, r: print(f"chunk {d}/{t} done, {r} rows written", file=sys.stderr, flush=True),
         )
         runs = result.runs
         out = {"chunks": result.chunks_total, "skipped": result.chunks_skipped, "rows_written": result.rows_written}
     else:
-        run = materialize(spark, ws, args.view, start=start, end=end, gate=default_gate())  # type: ignore[arg-type]
+        run = materialize(spark, ws, args.view, start=start, end=end)  # type: ignore[arg-type]
         runs = [run]
         out = {"rows_in": run.rows_in, "rows_written": run.rows_out, "table_version": run.output_version}
     print_result({

@@ -1,7 +1,10 @@
 """The one place that decides whether a definition version may be used in production.
 
-Until the review workflow is enabled (``governance.enabled``), every applied version counts as
-approved. The governance package replaces the body of :func:`require_approved`.
+Production materialization (:meth:`sparkfs.workspace.Workspace.usable_version`), online sync,
+training sets for a feature service and serving call these two functions. With
+``governance.enabled: false`` every applied version counts as approved; with it on, a version
+must have gone through review (see :mod:`sparkfs.governance.lifecycle`). A refusal is written to
+the audit log before the :class:`~sparkfs.errors.GovernanceError` is raised.
 """
 
 from __future__ import annotations
@@ -15,9 +18,14 @@ __all__ = ["is_approved", "require_approved"]
 
 
 def is_approved(workspace: Workspace, kind: str, name: str, version: str) -> bool:
-    return True
+    """True when ``version`` may be used in production (no audit entry; for listings)."""
+    from sparkfs.governance.enforcement import is_approved as _is_approved
+
+    return _is_approved(workspace, kind, name, version)
 
 
 def require_approved(workspace: Workspace, kind: str, name: str, version: str) -> None:
     """Raise GovernanceError naming the missing approval and who can give it."""
-    return None
+    from sparkfs.governance.enforcement import require_approved as _require_approved
+
+    _require_approved(workspace, kind, name, version)

@@ -58,12 +58,12 @@ class FeatureStore:
     def materialize(self, feature_view: str, start: date | None = None, end: date | None = None) -> RunRecord:
         from sparkfs.offline.materialize import materialize
 
-        return materialize(self.spark, self.workspace, feature_view, start=start, end=end, gate=_default_gate())
+        return materialize(self.spark, self.workspace, feature_view, start=start, end=end)
 
     def backfill(self, feature_view: str, start: date, end: date, step: timedelta = timedelta(days=7)) -> BackfillResult:
         from sparkfs.offline.materialize import backfill
 
-        return backfill(self.spark, self.workspace, feature_view, start, end, step=step, gate=_default_gate())
+        return backfill(self.spark, self.workspace, feature_view, start, end, step=step)
 
     def read_feature_view(self, feature_view: str, version: int | None = None) -> DataFrame:
         """The offline table of a view (optionally at a Delta version)."""
@@ -103,8 +103,3 @@ class FeatureStore:
         ws = self.workspace
         return f"FeatureStore(project={ws.config.project!r}, namespace={ws.namespace!r}, user={ws.user!r})"
 
-
-def _default_gate() -> Any:
-    from sparkfs.quality_default import default_gate
-
-    return default_gate()

@@ -10,8 +10,13 @@ __all__ = ["all_commands"]
 def all_commands() -> list[click.Command]:
     from sparkfs.cli.demo_cmd import demo_group
     from sparkfs.cli.offline_cmd import backfill_cmd, materialize_cmd
+    from sparkfs.cli.review_cmd import audit_cmd, review_group
     from sparkfs.cli.serve_cmd import serve_cmd
     from sparkfs.cli.sync_cmd import sync_cmd
     from sparkfs.cli.training_cmd import training_set_group
+    from sparkfs.cli.validate_cmd import validate_cmd
 
-    return [materialize_cmd, backfill_cmd, training_set_group, demo_group, sync_cmd, serve_cmd]
+    return [
+        materialize_cmd, backfill_cmd, validate_cmd, training_set_group, sync_cmd, serve_cmd,
+        review_group, audit_cmd, demo_group,
+    ]

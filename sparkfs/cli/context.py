@@ -73,10 +73,10 @@ class CliContext:
         )
 
     def quality_gate(self) -> Gate | None:
-        """The quality gate jobs run before committing."""
-        from sparkfs.quality_default import default_gate
+        """The quality gate jobs run before committing (the views' declared expectations)."""
+        from sparkfs.quality.gate import quality_gate
 
-        return default_gate()
+        return quality_gate
 
     @property
     def user(self) -> str:

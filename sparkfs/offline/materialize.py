@@ -29,6 +29,8 @@ from sparkfs.offline.conform import (
 )
 from sparkfs.offline.source import SourceRead, apply_transformation, read_source
 from sparkfs.offline.table import OfflineTable, schema_fingerprint
+from sparkfs.quality.constraints import sync_constraints
+from sparkfs.quality.gate import quality_gate
 from sparkfs.registry.progress import ProgressStore
 from sparkfs.registry.runs import RunRecord
 
@@ -116,7 +118,7 @@ def materialize(
     *,
     start: date | None = None,
     end: date | None = None,
-    gate: Gate | None = None,
+    gate: Gate | None = quality_gate,
     job: str = "materialize",
 ) -> RunRecord:
     """Compute ``view_name`` and commit it; see the module docstring for the modes."""
@@ -149,6 +151,7 @@ def materialize(
         if gate is not None:
             gate(spark, workspace, view, version, batch, run_id)
         table.ensure(spark, batch.schema, {"sparkfs.feature_view": view.name})
+        sync_constraints(spark, table.path, view)  # hard rules become Delta CHECK constraints
         metadata: dict[str, Any] = {
             "run_id": run_id, "feature_view": view.name, "definition_version": version,
             "namespace": workspace.namespace, "inputs": {source.location: source.delta_version},
@@ -221,7 +224,7 @@ def backfill(
     end: date,
     *,
     step: timedelta = timedelta(days=7),
-    gate: Gate | None = None,
+    gate: Gate | None = quality_gate,
     on_progress: Callable[[int, int, int], None] | None = None,
 ) -> BackfillResult:
     """Materialize [start, end) chunk by chunk, resuming after the last finished chunk."""
