@@ -73,6 +73,7 @@ def sync_online(
         except BaseException as exc:
             workspace.runs.finish(run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:4000])
             raise
+        checkpoints.record_features(name, [(f.name, f.dtype) for f in view.features])
         workspace.runs.finish(run_id, status="succeeded", rows_in=result.rows_sent, rows_out=result.entities_written,
                               input_versions={path: result.to_delta_version},
                               details={"mode": result.mode, "reason": result.reason, "generation": result.generation})

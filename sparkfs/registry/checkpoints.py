@@ -39,6 +39,12 @@ class SqlCheckpointStore:
             else:
                 conn.execute(update(sync_checkpoints).where(self._key(view_name)).values(**values))
 
+    def record_features(self, view_name: str, features: list[tuple[str, str]]) -> None:
+        """Record the feature types the synced values were encoded with (serving decodes with them)."""
+        with self._engine.begin() as conn:
+            conn.execute(update(sync_checkpoints).where(self._key(view_name))
+                         .values(features=[[name, dtype] for name, dtype in features]))
+
     def forget(self, view_name: str) -> None:
         with self._engine.begin() as conn:
             conn.execute(delete(sync_checkpoints).where(self._key(view_name)))

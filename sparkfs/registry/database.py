@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from sparkfs.errors import RegistryError
@@ -63,6 +63,14 @@ def _install_append_only(engine: Engine) -> None:
                 )
 
 
+def _add_missing_columns(engine: Engine) -> None:
+    """Columns added to existing tables since a registry was created (nullable, so old rows stay valid)."""
+    present = {c["name"] for c in inspect(engine).get_columns("sync_checkpoints")}
+    if "features" not in present:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE sync_checkpoints ADD COLUMN features JSON"))
+
+
 def open_engine(url: str) -> Engine:
     """Open the registry database, creating its tables on first use.
 
@@ -76,6 +84,7 @@ def open_engine(url: str) -> Engine:
         if engine.dialect.name == "sqlite":
             _sqlite_setup(engine)
         metadata.create_all(engine)
+        _add_missing_columns(engine)
         _install_append_only(engine)
     except SQLAlchemyError as exc:
         raise RegistryError(

@@ -170,6 +170,8 @@ sync_checkpoints = Table(
     Column("delta_version", Integer, nullable=False),
     Column("generation", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # [[name, type], ...] of the features as written (readers decode with exactly these types)
+    Column("features", JSON, nullable=True),
 )
 
 #: Quality gate results per run and rule.

@@ -74,6 +74,8 @@ class SyncState:
     delta_version: int
     generation: int
     updated_at: datetime
+    #: (name, type) of the features as the sync encoded them; None before the first recorded sync
+    features: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -147,8 +149,14 @@ class Catalog:
         return tuple(out)
 
 
-def online_view_of(view: FeatureView, version: str, entities: Mapping[str, Entity]) -> OnlineView:
+def online_view_of(view: FeatureView, version: str, entities: Mapping[str, Entity],
+                   synced: SyncState | None = None) -> OnlineView:
     """Adapt one feature view definition version to the descriptor the online store reads.
+
+    Feature order and types are the ones the last sync of this version recorded (values are
+    decoded exactly as they were encoded: an aggregate's type depends on its source column).
+    Before any sync of this version no key of it exists, so the declared types are only a
+    placeholder: every lookup is ``NOT_FOUND``.
 
     Raises:
         DefinitionError: an entity is unknown or a feature type cannot be stored online.
@@ -158,6 +166,8 @@ def online_view_of(view: FeatureView, version: str, entities: Mapping[str, Entit
         if name not in entities:
             raise DefinitionError([f"feature view {view.name!r}: entity {name!r} is not applied"])
         keys += [Field(k.name, k.type) for k in entities[name].join_keys]
+    if synced is not None and synced.definition_version == version and synced.features:
+        return OnlineView(view.name, version, tuple(keys), tuple(Field(n, t) for n, t in synced.features), view.ttl)
     features = [Field(f.name, f.type) for f in view.features]
     if view.aggregations is not None:
         names = iter(view.aggregations.output_names())
@@ -184,7 +194,7 @@ def build_catalog(workspace: Workspace, heads: Mapping[tuple[str, str], str],
             definition = FeatureView.model_validate(spec(kind, name, version))
             if not definition.online:
                 continue
-            online = online_view_of(definition, version, entities)
+            online = online_view_of(definition, version, entities, syncs.get(name))
         except (DefinitionError, PydanticValidationError) as exc:
             log.warning("not serving feature view %s@%s: %s", name, version, exc)
             continue
@@ -245,8 +255,9 @@ class CatalogSource:
         query = select(table).where(table.c.namespace == self.workspace.namespace)
         with self.workspace.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return {r.feature_view: SyncState(r.definition_version, r.delta_version, r.generation,
-                                          r.updated_at) for r in rows}
+        return {r.feature_view: SyncState(r.definition_version, r.delta_version, r.generation, r.updated_at,
+                                          tuple((n, t) for n, t in r.features) if r.features else None)
+                for r in rows}
 
 
 def freshness(state: SyncState | None, now: datetime) -> timedelta | None:

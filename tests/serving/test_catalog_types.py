@@ -1,0 +1,57 @@
+"""Serving decodes with the types the sync recorded, not with guesses from the definition."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import inspect, text
+
+from sparkfs.definitions import Entity, FeatureView
+from sparkfs.online.checkpoints import Checkpoint
+from sparkfs.registry.checkpoints import SqlCheckpointStore
+from sparkfs.registry.database import open_engine
+from sparkfs.serving.catalog import SyncState, online_view_of
+
+VIEW = FeatureView.model_validate({
+    "name": "aggs", "entities": ["user"], "source": {"type": "delta", "path": "x"}, "timestamp_column": "ts", "owner": "team@example.com",
+    "aggregations": {"grain": "hour", "windows": ["1d"], "features": [
+        {"name": "qty_sum", "function": "sum", "column": "qty"},
+        {"name": "last_country", "function": "last", "column": "country"},
+    ]},
+})
+USER = {"user": Entity.model_validate({"name": "user", "join_keys": [{"name": "user_id", "type": "int64"}]})}
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_recorded_types_of_the_same_version_win() -> None:
+    recorded = (("qty_sum_1d", "bigint"), ("last_country_1d", "string"))
+    synced = SyncState("v1", 3, 1, NOW, recorded)
+    view = online_view_of(VIEW, "v1", USER, synced)
+    assert [(f.name, f.dtype) for f in view.features] == [("qty_sum_1d", "int64"), ("last_country_1d", "string")]
+
+
+def test_another_versions_record_is_not_used() -> None:
+    synced = SyncState("v0", 3, 1, NOW, (("qty_sum_1d", "bigint"), ("last_country_1d", "string")))
+    view = online_view_of(VIEW, "v1", USER, synced)
+    assert [f.name for f in view.features] == ["qty_sum_1d", "last_country_1d"]
+    assert view.version == "v1"
+
+
+def test_checkpoint_records_features(tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    store = SqlCheckpointStore(engine)
+    store.put("aggs", Checkpoint(definition_version="v1", delta_version=2, generation=1))
+    store.record_features("aggs", [("qty_sum_1d", "int64")])
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT features FROM sync_checkpoints")).scalar_one() == '[["qty_sum_1d", "int64"]]'
+
+
+def test_registry_created_before_the_features_column_gains_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = open_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE sync_checkpoints DROP COLUMN features"))
+    engine.dispose()
+    reopened = open_engine(url)
+    assert "features" in {c["name"] for c in inspect(reopened).get_columns("sync_checkpoints")}
