@@ -53,7 +53,7 @@ def validate_cmd(state: CliContext, feature_view: str, start: datetime | None, e
                            spark_app_id=spark.sparkContext.applicationId)
     try:
         source = read_source(spark, view, ws.config.data_dir)
-        batch, _ = _batch(spark, ws, view, source, _utc(start), _utc(end))
+        batch, _, _ = _batch(spark, ws, view, source, _utc(start), _utc(end))
         report = check_batch(ws, view, version, batch, run_id)
     except BaseException as exc:
         ws.runs.finish(run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:4000])
