@@ -37,6 +37,7 @@ def txns(spark: SparkSession, demo: DemoSummary) -> DataFrame:
     return _load(spark, demo, "transactions").cache()
 
 
+@pytest.mark.slow
 def test_same_seed_other_partitioning_writes_identical_tables(
     spark: SparkSession, demo: DemoSummary, tmp_path: Path
 ) -> None:
