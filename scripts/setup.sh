@@ -25,10 +25,13 @@ if ! command -v java >/dev/null; then
 fi
 
 # 3. The package with its pinned Spark/Delta pair and the dev tools (pytest, chispa, ...).
-if ! $PY -c "import sparkfs, pyspark, delta, chispa, hypothesis, duckdb" 2>/dev/null \
-   || [ "$($PY -c 'import pyspark; print(pyspark.__version__)')" != "4.2.0" ]; then
+# A stamp named after pyproject.toml's hash tells whether this environment already has exactly
+# these dependencies; a changed pyproject.toml (a new or re-pinned dependency) reinstalls.
+STAMP="$($PY -c 'import sys; print(sys.prefix)')/.sparkfs-deps-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$STAMP" ] || ! $PY -c "import sparkfs, pyspark, delta, chispa, hypothesis, duckdb" 2>/dev/null; then
   log "pip installing sparkfs[dev]"
   $PY -m pip install -q --disable-pip-version-check -e ".[dev]"
+  touch "$STAMP" 2>/dev/null || true
 else
   # cheap re-run: make sure the editable install points at this checkout
   $PY -m pip install -q --disable-pip-version-check --no-deps -e . >/dev/null
