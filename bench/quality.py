@@ -1,129 +1,154 @@
-"""Cost of the quality gate: 10 expectations (one of each type) on 4M rows vs the write alone.
+"""Benchmark: the quality gate's cost inside a real materialization, as a ratio to the same
+materialization without it.
 
-Baseline: a materialize-like Delta write of the batch (``_ingested_at`` stamped, partitioned by
-event date), measured in the same run. Gated: the gate (``sparkfs.quality.evaluate``: the single
-aggregation plus the separate ``unique`` job) followed by the same write; the gate without its
-``unique`` rule is timed too. Each mode runs ``BENCH_REPEATS`` (default 1) times after a
-warm-up on 200k rows; figures are medians. Prints progress to stderr and one JSON object on the
-last stdout line.
+A plain feature view with 10 expectations, one of each type (not_null, unique over keys + event
+time, range, allowed_values, regex, max_null_fraction, row_count, max_change on a mean,
+freshness, sql), is materialized with ``sparkfs.offline.materialize.materialize`` from a 4M-row
+Delta source: once with ``gate=None`` (the baseline) and once with the default quality gate, on
+the same date range, so both runs do the same source scan, conform step and Delta
+``replaceWhere`` write. The gated run adds the gate's single aggregation (over the cached
+batch: the write reads the cache instead of recomputing the batch) and the quality results
+written to the registry. A warm-up on two days of data comes first; each mode then runs
+``BENCH_REPEATS`` times (default 2, alternating), and the medians are reported.
+
+Progress goes to stderr; the last stdout line is one JSON object (keys in bench/README.md).
+Run: ``PYTHONPATH=. python bench/quality.py`` (``BENCH_ROWS`` to change the size).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
-from delta import configure_spark_with_delta_pip
-from pyspark.sql import DataFrame, SparkSession
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from sparkfs.definitions import FeatureView
-from sparkfs.quality.check import compile_rules, evaluate
-from sparkfs.session import BASE_SPARK_CONF
+from sparkfs.config import load_config
+from sparkfs.offline.materialize import materialize
+from sparkfs.quality import QualityStore
+from sparkfs.quality.gate import quality_gate
+from sparkfs.session import build_session
+from sparkfs.workspace import Workspace
 
-ROWS = 4_000_000
-REPEATS = int(os.environ.get("BENCH_REPEATS", "1"))
-EXPECTATIONS = [
-    {"type": "not_null", "column": "user_id"},
-    {"type": "unique"},
-    {"type": "range", "column": "age", "min": 0, "max": 150},
-    {"type": "allowed_values", "column": "country", "values": ["US", "GB", "DE", "FR", "JP"]},
-    {"type": "regex", "column": "email", "pattern": "^[^@]+@[^@]+$"},
-    {"type": "max_null_fraction", "column": "score", "fraction": 0.01},
-    {"type": "row_count", "min": 1},
-    {"type": "max_change", "metric": "mean", "column": "score", "max_fraction": 0.5},
-    {"type": "freshness", "max_age": "3650d"},
-    {"type": "sql", "predicate": "score >= 0 AND score < 1"},
-]
+ROWS = int(os.environ.get("BENCH_ROWS", 4_000_000))
+REPEATS = int(os.environ.get("BENCH_REPEATS", "2"))
+START = datetime(2026, 1, 1, tzinfo=UTC)
+VIEW = "bench_events"
+FEATURES = f"""
+feature_views:
+  - name: {VIEW}
+    entities: [user]
+    source: {{type: delta, path: bench/events}}
+    timestamp_column: ts
+    features:
+      - {{name: age, type: int32}}
+      - {{name: country, type: string}}
+      - {{name: email, type: string}}
+      - {{name: score, type: float64}}
+    owner: bench@example.com
+    online: false
+    expectations:
+      - {{type: not_null, column: user_id}}
+      - {{type: unique}}
+      - {{type: range, column: age, min: 0, max: 150}}
+      - {{type: allowed_values, column: country, values: [US, GB, DE, FR, JP]}}
+      - {{type: regex, column: email, pattern: "^[^@]+@[^@]+$"}}
+      - {{type: max_null_fraction, column: score, fraction: 0.01}}
+      - {{type: row_count, min: 1}}
+      - {{type: max_change, metric: mean, column: score, max_fraction: 0.5}}
+      - {{type: freshness, max_age: 3650d}}
+      - {{type: sql, predicate: "score >= 0 AND score < 1"}}
+"""
+CONFIG = """project: bench
+data_dir: ../data
+offline: {root: ../offline, sandbox_root: ../sandbox}
+registry: {url: "sqlite:///../registry.db"}
+spark:
+  master: local[2]
+  conf:
+    spark.sql.shuffle.partitions: "4"
+    spark.driver.memory: 4g
+    spark.databricks.delta.snapshotPartitions: "2"
+    spark.ui.enabled: "false"
+"""
 
 
 def log(msg: str) -> None:
-    print(f"[bench/quality] {msg}", file=sys.stderr, flush=True)
+    print(f"[bench/quality {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def session() -> SparkSession:
-    builder = SparkSession.builder.master(os.environ.get("BENCH_MASTER", "local[2]")).appName("bench-quality")
-    conf = {**BASE_SPARK_CONF, "spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4",
-            "spark.driver.memory": "4g", "spark.databricks.delta.snapshotPartitions": "2"}
-    for key, value in conf.items():
-        builder = builder.config(key, value)
-    return configure_spark_with_delta_pip(builder).getOrCreate()
-
-
-def batch(spark: SparkSession) -> DataFrame:
-    """4M rows shaped like a feature view batch: keys, event_timestamp, four features."""
-    start = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
-    return spark.range(ROWS, numPartitions=4).select(
+def write_source(spark: SparkSession, path: str) -> tuple[date, date]:
+    """ROWS events, one a second from START, 200k users; returns the [start, end) date range."""
+    start = int(START.timestamp())
+    df = spark.range(ROWS, numPartitions=4).select(
         (F.col("id") % 200_000).alias("user_id"),
-        F.timestamp_seconds(F.lit(start) + F.col("id")).alias("event_timestamp"),
+        F.timestamp_seconds(F.lit(start) + F.col("id")).alias("ts"),
         ((F.col("id") % 90) + 10).cast("int").alias("age"),
-        F.element_at(F.array(*[F.lit(c) for c in ("US", "GB", "DE", "FR", "JP")]), (F.col("id") % 5 + 1).cast("int")).alias("country"),
+        F.element_at(F.array(*[F.lit(c) for c in ("US", "GB", "DE", "FR", "JP")]),
+                     (F.col("id") % 5 + 1).cast("int")).alias("country"),
         F.concat(F.lit("u"), F.col("id").cast("string"), F.lit("@example.com")).alias("email"),
         F.rand(7).alias("score"),
     )
+    df.write.format("delta").mode("overwrite").save(path)
+    last = START + timedelta(seconds=ROWS - 1)
+    return START.date(), last.date() + timedelta(days=1)
 
 
-def write(df: DataFrame, path: str) -> None:
-    stamped = df.withColumn("_ingested_at", F.current_timestamp()).withColumn("event_date", F.to_date("event_timestamp"))
-    stamped.write.format("delta").mode("overwrite").partitionBy("event_date").save(path)
+def timed(spark: SparkSession, ws: Workspace, gated: bool, start: date, end: date) -> float:
+    began = time.perf_counter()
+    run = materialize(spark, ws, VIEW, start=start, end=end, gate=quality_gate if gated else None)
+    assert run.status == "succeeded", run
+    return time.perf_counter() - began
 
 
 def main() -> None:
-    spark = session()
-    spark.sparkContext.setLogLevel("ERROR")
-    view = FeatureView.model_validate({
-        "name": "bench", "entities": ["user"], "source": {"type": "delta", "path": "x"},
-        "timestamp_column": "ts", "owner": "bench", "expectations": EXPECTATIONS,
-        "features": [{"name": n, "type": t} for n, t in
-                     (("age", "int32"), ("country", "string"), ("email", "string"), ("score", "float64"))],
-    })
-    df = batch(spark)
-    rules = compile_rules(view, ["user_id"], df)
-    previous = {"mean:score": 0.5}
-    root = tempfile.mkdtemp(prefix="bench-quality-")
-    no_unique = [r for r in rules if r.expectation.type != "unique"]
-    timings: dict[str, list[float]] = {"write": [], "gate": [], "gated": [], "gate_no_unique": []}
-    try:
-        log(f"warm-up on 200k rows ({ROWS:,} rows measured, {len(rules)} expectations)")
-        small = df.limit(200_000)
-        write(small, f"{root}/warm")
-        evaluate(small, compile_rules(view, ["user_id"], small), previous, datetime.now(UTC))
+    with tempfile.TemporaryDirectory(prefix="sparkfs-bench-quality-") as tmp:
+        root = Path(tmp)
+        (root / "conf" / "features").mkdir(parents=True)
+        (root / "conf" / "features" / "entities.yaml").write_text(
+            "entities:\n  - name: user\n    join_keys: [{name: user_id, type: int64}]\n")
+        (root / "conf" / "features" / "bench.yaml").write_text(FEATURES)
+        (root / "conf" / "sparkfs.yaml").write_text(CONFIG)
+        config = load_config(root / "conf" / "sparkfs.yaml")
+        ws = Workspace.open(config, user="bench")
+        ws.definitions.apply(ws.repository, user="bench")
+        spark = build_session(config)
+        spark.sparkContext.setLogLevel("ERROR")
+        log(f"writing {ROWS:,} source rows (not timed)")
+        first, end = write_source(spark, str(root / "data" / "bench" / "events"))
+        log("warm-up on two days, both modes")
+        timed(spark, ws, False, first, first + timedelta(days=2))
+        timed(spark, ws, True, first, first + timedelta(days=2))
+        times: dict[str, list[float]] = {"alone": [], "gated": []}
         for rep in range(REPEATS):
-            t0 = time.perf_counter()
-            write(df, f"{root}/plain{rep}")
-            timings["write"].append(time.perf_counter() - t0)
-            log(f"rep {rep}: write alone {timings['write'][-1]:.1f}s")
-            t0 = time.perf_counter()
-            _, _, results = evaluate(df, rules, previous, datetime.now(UTC))
-            t1 = time.perf_counter()
-            write(df, f"{root}/gated{rep}")
-            t2 = time.perf_counter()
-            failed = [r.label for r in results if not r.passed]
-            assert not failed, f"bench data should pass every rule, failed: {failed}"
-            timings["gate"].append(t1 - t0)
-            timings["gated"].append(t2 - t0)
-            t3 = time.perf_counter()
-            evaluate(df, no_unique, previous, datetime.now(UTC))
-            timings["gate_no_unique"].append(time.perf_counter() - t3)
-            log(f"rep {rep}: gate without unique {timings['gate_no_unique'][-1]:.1f}s")
-            log(f"rep {rep}: gate {t1 - t0:.1f}s + write {t2 - t1:.1f}s")
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+            for mode in (("alone", "gated") if rep % 2 == 0 else ("gated", "alone")):
+                seconds = timed(spark, ws, mode == "gated", first, end)
+                times[mode].append(seconds)
+                log(f"rep {rep}: materialize {'with the gate' if mode == 'gated' else 'alone'} {seconds:.1f}s")
+        store = QualityStore(ws.engine)
+        per_run = [store.results(r.run_id) for r in ws.runs.list(feature_view=VIEW) if r.status == "succeeded"]
+        results = next(r for r in per_run if r)  # the latest gated run
+        failed = [r["rule"] for r in results if not r["passed"] and r["rule"] != "__batch__"]
+        assert not failed, f"bench data should pass every rule, failed: {failed}"
+        rules = len([r for r in results if r["rule"] != "__batch__"])
         spark.stop()
-    med = {k: statistics.median(v) for k, v in timings.items()}
+    alone, gated = statistics.median(times["alone"]), statistics.median(times["gated"])
     print(json.dumps({
-        "rows": ROWS, "expectations": len(EXPECTATIONS), "repeats": REPEATS,
-        "write_alone_s": round(med["write"], 2), "gate_s": round(med["gate"], 2),
-        "gate_plus_write_s": round(med["gated"], 2),
-        "gated_vs_write_ratio": round(med["gated"] / med["write"], 3), "target_ratio": 1.3,
-        "gate_without_unique_s": round(med["gate_no_unique"], 2),
-        "without_unique_vs_write_ratio": round((med["write"] + med["gate_no_unique"]) / med["write"], 3),
+        "rows": ROWS, "expectations": rules, "repeats": REPEATS,
+        "materialize_alone_s": round(alone, 2), "materialize_gated_s": round(gated, 2),
+        "gate_cost_s": round(gated - alone, 2),
+        "gated_vs_alone_ratio": round(gated / alone, 3), "target_ratio": 1.3,
+        "runs_alone_s": [round(t, 2) for t in times["alone"]],
+        "runs_gated_s": [round(t, 2) for t in times["gated"]],
+        "load_avg_1m": round(os.getloadavg()[0], 2),
     }))
 
 

@@ -18,11 +18,13 @@ from sparkfs.errors import SchemaMismatchError
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-__all__ = ["EVENT_DATE", "EVENT_TIMESTAMP", "INGESTED_AT", "SPARK_TYPES", "conform_events", "conform_features"]
+__all__ = ["EVENT_DATE", "EVENT_TIMESTAMP", "INGESTED_AT", "SOURCE_ROWS", "SPARK_TYPES", "conform_events", "conform_features"]
 
 EVENT_TIMESTAMP = "event_timestamp"
 EVENT_DATE = "event_date"
 INGESTED_AT = "_ingested_at"
+#: Batch-only column (never stored): how many source rows collapsed into a row of a plain view.
+SOURCE_ROWS = "_source_rows"
 
 SPARK_TYPES: dict[str, T.DataType] = {
     "string": T.StringType(),
@@ -93,7 +95,9 @@ def conform_features(df: DataFrame, view: FeatureView, keys: list[JoinKey]) -> D
 
     Rows with a null key or event time are dropped (they can never be joined). Several source
     rows with the same keys and event time collapse to one, chosen deterministically (the
-    greatest feature tuple), so reruns write identical tables.
+    greatest feature tuple), so reruns write identical tables. :data:`SOURCE_ROWS` says how
+    many source rows each row stands for (the quality gate's ``unique`` rule reads it); it is
+    not stored.
     """
     key_cols = [_typed(df, view, k.name, k.type, "join key").alias(k.name) for k in keys]
     feature_cols = [_typed(df, view, f.name, f.type, "feature").alias(f.name) for f in view.features]
@@ -103,4 +107,5 @@ def conform_features(df: DataFrame, view: FeatureView, keys: list[JoinKey]) -> D
         shaped = shaped.where(F.col(key.name).isNotNull())
     group = [k.name for k in keys] + [EVENT_TIMESTAMP]
     best = F.max(F.struct(*[F.col(f.name) for f in view.features])).alias("_v")
-    return shaped.groupBy(*group).agg(best).select(*group, *[F.col(f"_v.{f.name}").alias(f.name) for f in view.features])
+    return shaped.groupBy(*group).agg(best, F.count(F.lit(1)).alias(SOURCE_ROWS)).select(
+        *group, *[F.col(f"_v.{f.name}").alias(f.name) for f in view.features], SOURCE_ROWS)

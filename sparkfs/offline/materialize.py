@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
 from sparkfs.definitions import FeatureView, window_label
 from sparkfs.errors import ValidationError
 from sparkfs.offline.conform import (
     EVENT_TIMESTAMP,
+    SOURCE_ROWS,
     conform_events,
     conform_features,
 )
@@ -142,6 +144,7 @@ def materialize(
         range_start=run_start or incremental_since, range_end=run_end,
         spark_app_id=spark.sparkContext.applicationId, details={"table": table.path},
     )
+    cached: DataFrame | None = None
     try:
         source = read_source(spark, view, workspace.config.data_dir)
         batch, scoped, time_column = _batch(spark, workspace, view, source, run_start or incremental_since, run_end)
@@ -149,7 +152,12 @@ def materialize(
         assert stats is not None
         rows_in, newest = int(stats["n"]), stats["newest"]
         if gate is not None:
+            if view.expectations:
+                # The gate's aggregation fills the cache and the write reads it: the batch (source
+                # scan, transformation, aggregation) is computed once, not once per pass.
+                cached = batch.persist(StorageLevel.MEMORY_AND_DISK_DESER)
             gate(spark, workspace, view, version, batch, run_id)
+        batch = batch.drop(SOURCE_ROWS)
         table.ensure(spark, batch.schema, {"sparkfs.feature_view": view.name})
         sync_constraints(spark, table.path, view)  # hard rules become Delta CHECK constraints
         metadata: dict[str, Any] = {
@@ -174,6 +182,9 @@ def materialize(
     except BaseException as exc:
         workspace.runs.finish(run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:4000])
         raise
+    finally:
+        if cached is not None:
+            cached.unpersist()
     return workspace.runs.finish(
         run_id, status="succeeded", rows_in=rows_in, rows_out=rows_out,
         input_versions={source.location: source.delta_version}, output_version=out_version,

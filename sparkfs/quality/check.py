@@ -1,13 +1,13 @@
 """Run every expectation of a feature view on a batch in one Spark aggregation.
 
 All counters (null counts, range / allowed / regex / SQL violations, row count, means, newest
-event time, and the first and last offending row of every row-level rule as samples) are
-columns of ONE ``agg`` query, so the batch is scanned once however many rules there are.
-``unique`` is the exception: exact duplicates need a group-by over its columns, which runs as
-a second job (folding a distinct count into the main aggregation was measured to cost more,
-because Spark then groups every aggregate buffer by the unique columns); a failed ``unique``
-also runs a small ``limit`` job for sample duplicates. The driver only ever sees the single
-aggregate row and a few samples.
+event time) are columns of ONE ``agg`` query, so the batch is scanned once however many rules
+there are. ``unique`` over a plain view's keys and event time is a sum of :data:`SOURCE_ROWS`
+in the same aggregation (the batch is already grouped by them). Any other ``unique`` needs a
+group-by over its columns, which runs as a second job (folding a distinct count into the main
+aggregation was measured to cost more, because Spark then groups every aggregate buffer by the
+unique columns). Only a failed rule costs more: one small ``limit`` job for its sample rows.
+The driver only ever sees the single aggregate row and a few samples.
 """
 
 from __future__ import annotations
@@ -16,14 +16,21 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from sparkfs.definitions import FeatureView, MaxChange
+from sparkfs.definitions import FeatureView, MaxChange, Unique
 from sparkfs.errors import ValidationError
-from sparkfs.offline.conform import EVENT_TIMESTAMP
+from sparkfs.offline.conform import EVENT_TIMESTAMP, SOURCE_ROWS
 from sparkfs.quality.report import QualityReport, RuleResult
-from sparkfs.quality.rules import MAX_TS, ROWS, Rule, compile_rule, dupes_alias, mean_alias
+from sparkfs.quality.rules import (
+    MAX_TS,
+    ROWS,
+    Rule,
+    compile_rule,
+    dupes_alias,
+    mean_alias,
+    unique_from_source_rows,
+)
 from sparkfs.quality.store import QualityStore
 
 if TYPE_CHECKING:
@@ -41,6 +48,11 @@ def compile_rules(view: FeatureView, keys: Sequence[str], batch: DataFrame) -> l
     rename = {view.timestamp_column: EVENT_TIMESTAMP}
     rules = [compile_rule(exp, [*keys, EVENT_TIMESTAMP], rename) for exp in view.expectations]
     available = set(batch.columns)
+    if SOURCE_ROWS in available:  # a plain view's batch: already grouped by keys and event time
+        grouped_by = {*keys, EVENT_TIMESTAMP}
+        rules = [unique_from_source_rows(r.label, r.expectation, r.group_columns, SOURCE_ROWS)
+                 if isinstance(r.expectation, Unique) and set(r.group_columns) == grouped_by else r
+                 for r in rules]
     for rule in rules:
         missing = [c for c in rule.columns if c not in available]
         if missing:
@@ -59,22 +71,6 @@ def compile_rules(view: FeatureView, keys: Sequence[str], batch: DataFrame) -> l
     return rules
 
 
-def _sample_aggregates(batch: DataFrame, rules: Sequence[Rule]) -> dict[str, Column]:
-    """The first and last offending row of each row-level rule, as part of the same aggregation.
-
-    ``first(..., ignorenulls)`` stops evaluating its input once it holds a value, so a rule
-    nobody violates costs only its predicate.
-    """
-    record = F.struct(*[F.col(c) for c in batch.columns])
-    out: dict[str, Column] = {}
-    for index, rule in enumerate(rules):
-        if rule.violation is not None:
-            flagged = F.when(rule.violation, record)
-            out[f"_q_first_{index}"] = F.first(flagged, ignorenulls=True)
-            out[f"_q_last_{index}"] = F.last(flagged, ignorenulls=True)
-    return out
-
-
 def _duplicate_rows(batch: DataFrame, cols: Sequence[str]) -> int:
     """Surplus rows sharing ``cols`` (rows with a null in them are not compared): one job."""
     complete = batch.where(F.expr(" AND ".join(f"`{c}` IS NOT NULL" for c in cols)))
@@ -83,14 +79,16 @@ def _duplicate_rows(batch: DataFrame, cols: Sequence[str]) -> int:
     return int(row["dupes"]) if row is not None else 0
 
 
-def _samples(batch: DataFrame, rule: Rule, index: int, measured: dict[str, Any]) -> list[dict[str, Any]]:
-    """Sample offending rows of a failed rule: from the aggregate row, or (unique) one small job."""
+def _samples(batch: DataFrame, rule: Rule) -> list[dict[str, Any]]:
+    """A few offending rows of a failed rule: one small ``limit`` job, run only on failure
+    (carrying sample rows through the main aggregation was measured to cost more than the
+    aggregation itself on the passing path)."""
     if rule.group_columns:
         dupes = batch.groupBy(*rule.group_columns).count().where(F.col("count") > 1)
         return [r.asDict(recursive=True) for r in dupes.limit(SAMPLE_ROWS).collect()]
-    found = [measured.get(f"_q_first_{index}"), measured.get(f"_q_last_{index}")]
-    rows = [r.asDict(recursive=True) for r in found if r is not None]
-    return [r for i, r in enumerate(rows) if r not in rows[:i]]
+    if rule.violation is None:
+        return []
+    return [r.asDict(recursive=True) for r in batch.where(rule.violation).limit(SAMPLE_ROWS).collect()]
 
 
 def evaluate(
@@ -105,7 +103,6 @@ def evaluate(
     aggregates = {ROWS: F.count(F.lit(1)), MAX_TS: F.unix_micros(F.max(F.col(EVENT_TIMESTAMP)))}
     for rule in rules:
         aggregates.update(rule.aggregates)
-    aggregates.update(_sample_aggregates(batch, rules))
     row = batch.agg(*[expr.alias(alias) for alias, expr in aggregates.items()]).first()
     assert row is not None
     measured = row.asDict()
@@ -120,9 +117,9 @@ def evaluate(
         if isinstance(exp, MaxChange) and exp.metric == "mean" and exp.column:
             metrics[f"mean:{exp.column}"] = measured[mean_alias(exp.column)]
     results = []
-    for index, rule in enumerate(rules):
+    for rule in rules:
         o = rule.check(measured, previous, now)
-        samples = [] if o.passed else _samples(batch, rule, index, measured)
+        samples = [] if o.passed else _samples(batch, rule)
         results.append(RuleResult(rule.label, rule.expectation.type, rule.severity, o.passed, o.failed_count,
                                   o.observed, samples))
     return int(measured[ROWS]), metrics, results

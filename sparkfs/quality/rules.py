@@ -168,6 +168,21 @@ def _unique(label: str, exp: Unique, cols: Sequence[str]) -> Rule:
     return Rule(label, exp, {}, check, tuple(cols), group_columns=tuple(cols))
 
 
+def unique_from_source_rows(label: str, exp: Unique, cols: Sequence[str], source_rows: str) -> Rule:
+    """``unique`` over the columns a plain view's batch is already grouped by (keys and event
+    time): each row says how many source rows it stands for, so the surplus rows are a sum in
+    the single aggregation, with no group-by job. It counts the duplicates of the *source*,
+    which the batch itself has already collapsed (see ``conform_features``)."""
+    alias = dupes_alias(cols)
+
+    def check(m: Mapping[str, Any], _prev: Mapping[str, Any] | None, _now: datetime) -> Outcome:
+        dupes = int(m[alias])
+        return Outcome(dupes == 0, dupes, {"columns": list(cols), "duplicate_rows": dupes})
+
+    surplus = F.coalesce(F.sum(F.col(source_rows) - 1), F.lit(0)).cast("long")
+    return Rule(label, exp, {alias: surplus}, check, (*cols, source_rows), F.col(source_rows) > 1)
+
+
 def _row_count(label: str, exp: RowCount) -> Rule:
     def check(m: Mapping[str, Any], _prev: Mapping[str, Any] | None, _now: datetime) -> Outcome:
         rows = int(m[ROWS])

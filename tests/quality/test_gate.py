@@ -13,8 +13,11 @@ from pyspark.sql import functions as F
 from sparkfs.errors import QualityGateError
 from sparkfs.offline.materialize import materialize, offline_table
 from sparkfs.quality import QualityStore, desired_constraints, quarantine_path
+from sparkfs.registry import DefinitionStore
 from sparkfs.workspace import Workspace
 from tests.offline.conftest import ts, write_users
+from tests.project import Project
+from tests.quality.conftest import HARD_RULES
 
 VIEW = "user_profile"
 GOOD = [
@@ -73,3 +76,21 @@ def test_failing_batch_is_quarantined_and_hard_rules_are_delta_constraints(spark
     gate_entry = ws.audit.entries(VIEW)[-1]
     assert gate_entry.action == "quality_gate" and gate_entry.outcome == "failed"
     assert gate_entry.details["failed"] == ["age_plausible", "no_zz_country"]
+
+
+def test_unique_counts_source_duplicates_the_batch_collapsed(spark: SparkSession, project: Project) -> None:
+    """A plain view's batch is grouped by keys and event time, so ``unique`` over them counts the
+    source rows that collapsed (in the single aggregation); a duplicate blocks the batch."""
+    path = project.features / "users.yaml"
+    path.write_text(path.read_text().replace(HARD_RULES, HARD_RULES + "      - {type: unique, name: one_row_per_time}\n"))
+    ws = Workspace.open(str(project.config), user="tester")
+    DefinitionStore(ws.engine).apply(ws.repository, user="tester")
+    write_users(spark, ws, GOOD)
+    assert materialize(spark, ws, VIEW, start=date(2026, 1, 1), end=date(2026, 1, 4)).status == "succeeded"
+    table = offline_table(ws, ws.repository.feature_view(VIEW))
+    assert "_source_rows" not in table.read(spark).columns  # batch-only, never stored
+    before = table.version(spark)
+    write_users(spark, ws, [(1, ts(1, 9), 31, "US", False), (3, ts(3, 11), 50, "FR", True), (3, ts(3, 11), 51, "FR", True)])
+    with pytest.raises(QualityGateError, match=r"FAIL \[error\] one_row_per_time: 3 offending row\(s\)"):
+        materialize(spark, ws, VIEW, start=date(2026, 1, 1), end=date(2026, 1, 4))
+    assert table.version(spark) == before
