@@ -10,7 +10,9 @@ separate driver process then runs, each for ``--seconds`` (20 by default):
 * ``sat_1``: one entity at saturation (fixed concurrency, closed loop);
 * ``sat_100x2``: 100 entities x 2 views at saturation;
 
-and, from the same driver process at the same concurrency, ``redis_1`` / ``redis_100x2``: the
+and, from the same driver process, ``redis_paced_1`` (the one-entity reads at 200/s: the
+latency floor of this driver on this machine) and, at the same concurrency,
+``redis_1`` / ``redis_100x2``: the
 same key reads done directly with redis-py (one pipeline: an MGET per view plus the generation
 pointer HGETs, no decoding): the floor an HTTP hop is measured against.
 
@@ -338,7 +340,8 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         await client.close()
     direct = aioredis.Redis.from_url(config.online.url, max_connections=conc)
-    log(f"redis_1 / redis_100x2: the same reads with redis-py, concurrency {conc}")
+    log(f"redis_paced_1 / redis_1 / redis_100x2: the same reads with redis-py, concurrency {conc}")
+    out["redis_paced_1"] = await paced(redis_call(direct, views[:1], ns, gens, 1), 200, secs)
     out["redis_1"] = await closed_loop(redis_call(direct, views[:1], ns, gens, 1), conc, secs, 1)
     out["redis_100x2"] = await closed_loop(redis_call(direct, views, ns, gens, 100), conc,
                                            secs, 100)
@@ -357,6 +360,8 @@ def summarize(raw: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
         "paced_1_achieved_rps": raw["paced_1"]["achieved_per_s"],
         "paced_1_dropped": raw["paced_1"]["dropped"],
         "paced_1_p99_target_met": raw["paced_1"]["p99_ms"] < 5.0 and not raw["paced_1"]["dropped"],
+        "redis_paced_1_p50_ms": raw["redis_paced_1"]["p50_ms"],
+        "redis_paced_1_p99_ms": raw["redis_paced_1"]["p99_ms"],
         "sat_1_rps": raw["sat_1"]["requests_per_s"], "sat_1_p50_ms": raw["sat_1"]["p50_ms"],
         "sat_1_p99_ms": raw["sat_1"]["p99_ms"],
         "sat_1_rps_target_met": raw["sat_1"]["requests_per_s"] >= 1500,
