@@ -2,16 +2,15 @@
 
 Pure ``DataFrame -> DataFrame`` functions; the sync chooses the input and writes the output.
 "Latest" is the offline rule: greatest ``event_timestamp``, ties broken by the latest
-``_ingested_at``, among rows within ttl (``event_timestamp > now - ttl``). Taking ``max`` of a
-struct whose first fields are the event and ingestion times is one hash aggregation, cheaper
-than a window sort.
+``_ingested_at``, among rows within ttl (``event_timestamp > now - ttl``): the greatest
+``(event_timestamp, _ingested_at, features...)`` tuple, nulls lowest.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from sparkfs.online.task import OP_COLUMN
@@ -47,10 +46,19 @@ def _flatten(df: DataFrame, view: OnlineView, op: Column) -> DataFrame:
 
 def latest_per_entity(df: DataFrame, view: OnlineView,
                       min_event_time: datetime | None) -> DataFrame:
-    """One row per entity with a row within ttl: its latest row (``_op`` = 0)."""
-    latest = (df.filter(_valid(df, view, min_event_time))
-              .groupBy(*view.key_names).agg(F.max(_value_struct(view)).alias("_v")))
-    return _flatten(latest, view, F.lit(0))
+    """One row per entity with a row within ttl: its latest row (``_op`` = 0).
+
+    The same choice as ``max(struct(event_timestamp, _ingested_at, features...))`` (nulls
+    lowest), as ``row_number() = 1`` over that order descending: a ``max`` of a struct cannot
+    use Spark's hash aggregation and sorts twice (partial and final), while the window sorts
+    once and Spark's window group limit keeps only each key's first row before the shuffle.
+    """
+    order = [F.col(n).desc_nulls_last() for n in ["event_timestamp", "_ingested_at", *view.feature_names]]
+    rank = F.row_number().over(Window.partitionBy(*view.key_names).orderBy(*order))
+    latest = (df.filter(_valid(df, view, min_event_time)).withColumn("_rank", rank)
+              .where(F.col("_rank") == 1))
+    cols = [F.col(n) for n in [*view.key_names, "event_timestamp", "_ingested_at", *view.feature_names]]
+    return latest.select(*cols, F.lit(0).cast("byte").alias(OP_COLUMN))
 
 
 def changed_latest(cdf: DataFrame, view: OnlineView,

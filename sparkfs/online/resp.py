@@ -85,6 +85,19 @@ class Connection:
         self.sock.sendall(payload)
         return [self._reply() for _ in range(n_replies)]
 
+    def take_run(self, reply: bytes, n: int) -> bool:
+        """Consume the next ``n`` replies if they are all exactly ``reply`` (e.g. ``+OK\\r\\n``
+        after pipelined SETs): one comparison instead of ``n`` parses. Returns False, consuming
+        nothing, otherwise. Only for commands whose every possible reply is at least
+        ``len(reply)`` bytes long, so waiting for ``n * len(reply)`` bytes cannot block."""
+        size = len(reply) * n
+        while len(self._buf) - self._pos < size:
+            self._fill()
+        if self._buf[self._pos : self._pos + size] != reply * n:
+            return False
+        self._pos += size
+        return True
+
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.sock.close()

@@ -126,3 +126,21 @@ def test_writer_survives_a_redis_restart_then_reports_the_dead_node() -> None:
         with pytest.raises(OnlineStoreError, match=f"127.0.0.1:{server.port}"):
             BulkWriter(dead, now_ms=now, ttl_ms=HOUR_MS).write(
                 WriteMode.CONDITIONAL, [b"a"], [value(now, 1, 1.0)])
+
+
+def test_a_run_of_ok_replies_is_taken_at_once_and_anything_else_is_left_to_parse() -> None:
+    import socket
+
+    from sparkfs.online.resp import Connection, ReplyError
+
+    ours, theirs = socket.socketpair()
+    conn = Connection.__new__(Connection)
+    conn.address, conn.sock, conn._buf, conn._pos = "test", ours, bytearray(), 0
+    theirs.sendall(b"+OK\r\n" * 3)
+    assert conn.take_run(b"+OK\r\n", 3)
+    theirs.sendall(b"+OK\r\n-OOM command not allowed\r\n+OK\r\n")
+    assert not conn.take_run(b"+OK\r\n", 3)
+    replies = conn.roundtrip(b"", 3)
+    assert replies[0] == b"OK" and isinstance(replies[1], ReplyError) and replies[2] == b"OK"
+    ours.close()
+    theirs.close()
