@@ -183,12 +183,13 @@ def timed_spark(
 
 
 def _filtered(
-    spark: SparkSession, root: str, spine_dir: str
+    spark: SparkSession, root: str, spine_dir: str, users: int, merchants: int
 ) -> tuple[DataFrame, list[FeatureSource]]:
     """The inputs restricted to 1% of users and merchants (same plans, far less data)."""
-    small = (F.col("user_id") < 1000) & (F.col("merchant_id") < 100)
+    limits = {"user_id": max(1, users // 100), "merchant_id": max(1, merchants // 100)}
+    small = (F.col("user_id") < limits["user_id"]) & (F.col("merchant_id") < limits["merchant_id"])
     srcs = [
-        FeatureSource(**{**s.__dict__, "df": s.df.where(F.col(s.keys[0]) < 1000)})
+        FeatureSource(**{**s.__dict__, "df": s.df.where(F.col(s.keys[0]) < limits[s.keys[0]])})
         for s in sources(spark, root)
     ]
     return spark.read.parquet(spine_dir).where(small), srcs
