@@ -65,6 +65,7 @@ def sync_online(
     results = []
     for name in targets:
         view, path = online_view(spark, workspace, name)
+        checkpoints.will_write_features(name, [(f.name, f.dtype) for f in view.features])
         run_id = workspace.runs.start("sync", user=workspace.user, feature_view=name, version=view.version,
                                       namespace=workspace.namespace, spark_app_id=spark.sparkContext.applicationId)
         try:
@@ -73,7 +74,6 @@ def sync_online(
         except BaseException as exc:
             workspace.runs.finish(run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:4000])
             raise
-        checkpoints.record_features(name, [(f.name, f.dtype) for f in view.features])
         workspace.runs.finish(run_id, status="succeeded", rows_in=result.rows_sent, rows_out=result.entities_written,
                               input_versions={path: result.to_delta_version},
                               details={"mode": result.mode, "reason": result.reason, "generation": result.generation})

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import redis
 from pyspark.sql import SparkSession
+from sqlalchemy import text
 
 from sparkfs.errors import ValidationError
 from sparkfs.offline.materialize import materialize
@@ -52,6 +54,9 @@ def test_sync_pushes_latest_values_and_records_runs(spark: SparkSession, live_ws
     assert lookup(live_ws, spark, [1, 2, 3]) == [(Status.PRESENT, 31), (Status.NOT_FOUND, None), (Status.NOT_FOUND, None)]
     checkpoint = SqlCheckpointStore(live_ws.engine).get("user_profile")
     assert checkpoint is not None and checkpoint.definition_version == result.definition_version
+    with live_ws.engine.connect() as conn:  # the types serving decodes with, stored with the checkpoint
+        recorded = conn.execute(text("SELECT features FROM sync_checkpoints WHERE feature_view = 'user_profile'")).scalar_one()
+    assert json.loads(recorded) == [["age", "int32"], ["country", "string"], ["is_premium", "bool"]]
     [run] = live_ws.runs.list(feature_view="user_profile", job="sync")
     assert run.status == "succeeded" and run.rows_out == 1
     # incremental: a new value for user 1 and a new user 3

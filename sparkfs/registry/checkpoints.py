@@ -18,6 +18,7 @@ class SqlCheckpointStore:
     def __init__(self, engine: Engine, namespace: str = "production") -> None:
         self._engine = engine
         self._namespace = namespace
+        self._features: dict[str, list[list[str]]] = {}
 
     def _key(self, view_name: str):  # type: ignore[no-untyped-def]
         return and_(sync_checkpoints.c.feature_view == view_name, sync_checkpoints.c.namespace == self._namespace)
@@ -32,18 +33,19 @@ class SqlCheckpointStore:
 
     def put(self, view_name: str, checkpoint: Checkpoint) -> None:
         values = {"definition_version": checkpoint.definition_version, "delta_version": checkpoint.delta_version,
-                  "generation": checkpoint.generation, "updated_at": datetime.now(UTC)}
+                  "generation": checkpoint.generation, "updated_at": datetime.now(UTC),
+                  "features": self._features.get(view_name)}
         with self._engine.begin() as conn:
             if conn.execute(select(sync_checkpoints.c.feature_view).where(self._key(view_name))).first() is None:
                 conn.execute(insert(sync_checkpoints).values(feature_view=view_name, namespace=self._namespace, **values))
             else:
                 conn.execute(update(sync_checkpoints).where(self._key(view_name)).values(**values))
 
-    def record_features(self, view_name: str, features: list[tuple[str, str]]) -> None:
-        """Record the feature types the synced values were encoded with (serving decodes with them)."""
-        with self._engine.begin() as conn:
-            conn.execute(update(sync_checkpoints).where(self._key(view_name))
-                         .values(features=[[name, dtype] for name, dtype in features]))
+    def will_write_features(self, view_name: str, features: list[tuple[str, str]]) -> None:
+        """The feature types the coming sync of ``view_name`` encodes with; stored by ``put`` in
+        the same statement as the checkpoint, so a reader never pairs a new checkpoint with the
+        types of an older version (serving decodes with them)."""
+        self._features[view_name] = [[name, dtype] for name, dtype in features]
 
     def forget(self, view_name: str) -> None:
         with self._engine.begin() as conn:

@@ -41,10 +41,14 @@ def test_another_versions_record_is_not_used() -> None:
 def test_checkpoint_records_features(tmp_path: Path) -> None:
     engine = open_engine(f"sqlite:///{tmp_path / 'r.db'}")
     store = SqlCheckpointStore(engine)
+    store.put("aggs", Checkpoint(definition_version="v0", delta_version=1, generation=1))
+    with engine.connect() as conn:  # a store that was not told the types records none
+        assert conn.execute(text("SELECT features FROM sync_checkpoints")).scalar_one() == "null"
+    store.will_write_features("aggs", [("qty_sum_1d", "int64")])
     store.put("aggs", Checkpoint(definition_version="v1", delta_version=2, generation=1))
-    store.record_features("aggs", [("qty_sum_1d", "int64")])
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT features FROM sync_checkpoints")).scalar_one() == '[["qty_sum_1d", "int64"]]'
+    with engine.connect() as conn:  # written with the checkpoint, in one statement
+        row = conn.execute(text("SELECT definition_version, features FROM sync_checkpoints")).one()
+    assert tuple(row) == ("v1", '[["qty_sum_1d", "int64"]]')
 
 
 def test_registry_created_before_the_features_column_gains_it(tmp_path: Path) -> None:
