@@ -155,17 +155,22 @@ def dupes_alias(cols: Sequence[str]) -> str:
     return re.sub(r"\W", "_", f"_q_dupes_{'_'.join(cols)}")[:120]
 
 
-def _unique(label: str, exp: Unique, cols: Sequence[str]) -> Rule:
-    # Exact duplicates need a group-by over the columns: that runs as its own job (see
-    # sparkfs.quality.check), because folding a distinct count into the main aggregation
-    # makes Spark group every aggregate buffer by the unique columns, which costs far more.
+def _dupes_check(cols: Sequence[str]) -> Check:
+    """Passes when the measured surplus rows over ``cols`` is zero (both forms of ``unique``)."""
     alias = dupes_alias(cols)
 
     def check(m: Mapping[str, Any], _prev: Mapping[str, Any] | None, _now: datetime) -> Outcome:
         dupes = int(m[alias])
         return Outcome(dupes == 0, dupes, {"columns": list(cols), "duplicate_rows": dupes})
 
-    return Rule(label, exp, {}, check, tuple(cols), group_columns=tuple(cols))
+    return check
+
+
+def _unique(label: str, exp: Unique, cols: Sequence[str]) -> Rule:
+    # Exact duplicates need a group-by over the columns: that runs as its own job (see
+    # sparkfs.quality.check), because folding a distinct count into the main aggregation
+    # makes Spark group every aggregate buffer by the unique columns, which costs far more.
+    return Rule(label, exp, {}, _dupes_check(cols), tuple(cols), group_columns=tuple(cols))
 
 
 def unique_from_source_rows(label: str, exp: Unique, cols: Sequence[str], source_rows: str) -> Rule:
@@ -173,14 +178,9 @@ def unique_from_source_rows(label: str, exp: Unique, cols: Sequence[str], source
     time): each row says how many source rows it stands for, so the surplus rows are a sum in
     the single aggregation, with no group-by job. It counts the duplicates of the *source*,
     which the batch itself has already collapsed (see ``conform_features``)."""
-    alias = dupes_alias(cols)
-
-    def check(m: Mapping[str, Any], _prev: Mapping[str, Any] | None, _now: datetime) -> Outcome:
-        dupes = int(m[alias])
-        return Outcome(dupes == 0, dupes, {"columns": list(cols), "duplicate_rows": dupes})
-
     surplus = F.coalesce(F.sum(F.col(source_rows) - 1), F.lit(0)).cast("long")
-    return Rule(label, exp, {alias: surplus}, check, (*cols, source_rows), F.col(source_rows) > 1)
+    return Rule(label, exp, {dupes_alias(cols): surplus}, _dupes_check(cols), (*cols, source_rows),
+                F.col(source_rows) > 1)
 
 
 def _row_count(label: str, exp: RowCount) -> Rule:
