@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
 from sparkfs.definitions import FeatureView, window_label
@@ -43,8 +42,9 @@ if TYPE_CHECKING:
 
 __all__ = ["BackfillResult", "Gate", "backfill", "chunk_ranges", "materialize", "offline_table"]
 
-#: A quality gate: inspects the batch before it is committed and raises to block it.
-Gate = Callable[["SparkSession", "Workspace", FeatureView, str, "DataFrame", str], None]
+#: A quality gate: inspects the batch before it is committed and raises to block it. It may
+#: return the frame to write instead (the same rows, e.g. cached); materialize unpersists it.
+Gate = Callable[["SparkSession", "Workspace", FeatureView, str, "DataFrame", str], "DataFrame | None"]
 
 
 @dataclass(frozen=True)
@@ -152,11 +152,11 @@ def materialize(
         assert stats is not None
         rows_in, newest = int(stats["n"]), stats["newest"]
         if gate is not None:
-            if view.expectations:
-                # The gate's aggregation fills the cache and the write reads it: the batch (source
-                # scan, transformation, aggregation) is computed once, not once per pass.
-                cached = batch.persist(StorageLevel.MEMORY_AND_DISK_DESER)
-            gate(spark, workspace, view, version, batch, run_id)
+            # The quality gate returns the batch computed into a cache while it measured it: the
+            # write reads the cache, so the batch is computed once, not once per pass.
+            cached = gate(spark, workspace, view, version, batch, run_id)
+            if cached is not None:
+                batch = cached
         batch = batch.drop(SOURCE_ROWS)
         table.ensure(spark, batch.schema, {"sparkfs.feature_view": view.name})
         sync_constraints(spark, table.path, view)  # hard rules become Delta CHECK constraints

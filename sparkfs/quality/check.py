@@ -8,11 +8,15 @@ group-by over its columns, which runs as a second job (folding a distinct count 
 aggregation was measured to cost more, because Spark then groups every aggregate buffer by the
 unique columns). Only a failed rule costs more: one small ``limit`` job for its sample rows.
 The driver only ever sees the single aggregate row and a few samples.
+
+The quality gate does not even run that aggregation as a job of its own: it ``observe``s the
+same aggregate columns while the batch is computed into the cache the write then reads
+(:mod:`sparkfs.quality.gate`), and hands the measured row to :func:`evaluate`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -34,11 +38,11 @@ from sparkfs.quality.rules import (
 from sparkfs.quality.store import QualityStore
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
 
     from sparkfs.workspace import Workspace
 
-__all__ = ["SAMPLE_ROWS", "check_batch", "compile_rules", "evaluate"]
+__all__ = ["SAMPLE_ROWS", "batch_aggregates", "check_batch", "compile_rules", "evaluate", "view_keys"]
 
 SAMPLE_ROWS = 3
 
@@ -71,6 +75,10 @@ def compile_rules(view: FeatureView, keys: Sequence[str], batch: DataFrame) -> l
     return rules
 
 
+def view_keys(workspace: Workspace, view: FeatureView) -> list[str]:
+    return [k.name for k in workspace.repository.join_keys(view)]
+
+
 def _duplicate_rows(batch: DataFrame, cols: Sequence[str]) -> int:
     """Surplus rows sharing ``cols`` (rows with a null in them are not compared): one job."""
     complete = batch.where(F.expr(" AND ".join(f"`{c}` IS NOT NULL" for c in cols)))
@@ -91,21 +99,31 @@ def _samples(batch: DataFrame, rule: Rule) -> list[dict[str, Any]]:
     return [r.asDict(recursive=True) for r in batch.where(rule.violation).limit(SAMPLE_ROWS).collect()]
 
 
-def evaluate(
-    batch: DataFrame, rules: Sequence[Rule], previous: dict[str, Any] | None, now: datetime
-) -> tuple[int, dict[str, Any], list[RuleResult]]:
-    """(row count, batch metrics, one result per rule) from one aggregation job.
-
-    ``unique`` rules add one group-by job per column set (and, if failed, a ``limit`` job for
-    samples); every other rule rides on the single aggregation.
-    """
+def batch_aggregates(rules: Sequence[Rule]) -> list[Column]:
+    """Every counter the rules read, as aliased aggregate columns of one aggregation (or of one
+    ``observe``: the quality gate measures while the batch is being cached)."""
     # epoch microseconds: independent of the Python process's time zone
     aggregates = {ROWS: F.count(F.lit(1)), MAX_TS: F.unix_micros(F.max(F.col(EVENT_TIMESTAMP)))}
     for rule in rules:
         aggregates.update(rule.aggregates)
-    row = batch.agg(*[expr.alias(alias) for alias, expr in aggregates.items()]).first()
-    assert row is not None
-    measured = row.asDict()
+    return [expr.alias(alias) for alias, expr in aggregates.items()]
+
+
+def evaluate(
+    batch: DataFrame, rules: Sequence[Rule], previous: dict[str, Any] | None, now: datetime,
+    *, measured: Mapping[str, Any] | None = None,
+) -> tuple[int, dict[str, Any], list[RuleResult]]:
+    """(row count, batch metrics, one result per rule) from one aggregation job.
+
+    ``measured``: the values of :func:`batch_aggregates` already taken over ``batch`` (then the
+    aggregation job is not run). ``unique`` rules add one group-by job per column set (and, if
+    failed, a ``limit`` job for samples); every other rule rides on the single aggregation.
+    """
+    if measured is None:
+        row = batch.agg(*batch_aggregates(rules)).first()
+        assert row is not None
+        measured = row.asDict()
+    measured = dict(measured)
     for cols in dict.fromkeys(r.group_columns for r in rules if r.group_columns):
         measured[dupes_alias(cols)] = _duplicate_rows(batch, cols)
     if measured[MAX_TS] is not None:
@@ -127,15 +145,20 @@ def evaluate(
 
 def check_batch(
     workspace: Workspace, view: FeatureView, version: str, batch: DataFrame, run_id: str,
-    *, now: datetime | None = None,
+    *, now: datetime | None = None, rules: Sequence[Rule] | None = None,
+    measured: Mapping[str, Any] | None = None,
 ) -> QualityReport:
-    """Evaluate ``view``'s expectations on ``batch`` and record the results under ``run_id``."""
-    keys = [k.name for k in workspace.repository.join_keys(view)]
-    rules = compile_rules(view, keys, batch)
+    """Evaluate ``view``'s expectations on ``batch`` and record the results under ``run_id``.
+
+    ``rules`` and ``measured``: the compiled rules and their :func:`batch_aggregates` values when
+    the caller already measured the batch (see :func:`evaluate`).
+    """
+    if rules is None:
+        rules = compile_rules(view, view_keys(workspace, view), batch)
     store = QualityStore(workspace.engine)
     needs_history = any(isinstance(r.expectation, MaxChange) for r in rules)
     previous = store.previous_metrics(view.name, workspace.namespace, run_id) if needs_history else None
-    rows, metrics, results = evaluate(batch, rules, previous, now or datetime.now(UTC))
+    rows, metrics, results = evaluate(batch, rules, previous, now or datetime.now(UTC), measured=measured)
     report = QualityReport(view.name, version, run_id, rows, metrics, results)
     store.record(report)
     return report

@@ -9,23 +9,32 @@ Warnings are recorded in ``quality_results`` and do not block.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
+from pyspark import StorageLevel
+from pyspark.sql import Observation
 from pyspark.sql import functions as F
 
 from sparkfs.definitions import FeatureView
 from sparkfs.errors import QualityGateError
-from sparkfs.quality.check import check_batch, compile_rules
+from sparkfs.quality.check import batch_aggregates, check_batch, compile_rules, view_keys
 from sparkfs.quality.report import QualityReport
+from sparkfs.quality.rules import Rule
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from sparkfs.workspace import Workspace
 
-__all__ = ["QUARANTINE_DIR", "quality_gate", "quarantine", "quarantine_path"]
+__all__ = ["QUARANTINE_DIR", "measure_into_cache", "quality_gate", "quarantine", "quarantine_path"]
 
 QUARANTINE_DIR = "_quarantine"
+_WRITE_CACHE_CONF = {
+    "spark.sql.inMemoryColumnarStorage.compressed": "false",
+    "spark.sql.optimizer.canChangeCachedPlanOutputPartitioning": "true",
+}
 
 
 def quarantine_path(workspace: Workspace, view: str) -> str:
@@ -47,22 +56,76 @@ def quarantine(workspace: Workspace, view: FeatureView, batch: DataFrame, report
     return path
 
 
+@contextmanager
+def _write_cache_settings(spark: SparkSession) -> Iterator[None]:
+    """Session settings for a cache built to be written once, restored afterwards.
+
+    Uncompressed: compressing it cost more than the gate's measurements. Partitioned as the
+    uncached batch would be: Spark otherwise keeps ``spark.sql.shuffle.partitions`` for a
+    cached plan, and writing the batch from more, smaller partitions than adaptive execution
+    would choose (more tasks and files per date partition) cost more than the cache itself.
+    The cache's buffers are built by the first job that reads it, so that job runs inside.
+    """
+    previous = {key: spark.conf.get(key, None) for key in _WRITE_CACHE_CONF}
+    for key, value in _WRITE_CACHE_CONF.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, old in previous.items():
+            if old is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, old)
+
+
+def measure_into_cache(
+    spark: SparkSession, batch: DataFrame, rules: list[Rule], run_id: str
+) -> tuple[DataFrame, dict[str, Any] | None]:
+    """Compute ``batch`` once into an in-memory cache, measuring the rules' aggregates in the
+    same pass (``observe``); returns the cached frame (the caller unpersists it) and the row of
+    measurements (``None`` if no job measured them). On any failure nothing stays cached."""
+    observation = Observation(f"sparkfs_quality_{run_id}")
+    observed = batch.observe(observation, *batch_aggregates(rules))
+    with _write_cache_settings(spark):
+        cached = observed.persist(StorageLevel.MEMORY_AND_DISK_DESER)
+        try:
+            cached.count()  # builds the cache; the observation is complete when this returns
+        except BaseException:
+            cached.unpersist()
+            raise
+    # ``get`` would wait forever if no job measured the rows (e.g. a cache Spark had already
+    # built): then the gate falls back to its own aggregation job over the cache.
+    measured = observation.get if observation._jo is not None and observation._jo.future().isCompleted() else None
+    return cached, measured
+
+
 def quality_gate(
     spark: SparkSession, workspace: Workspace, view: FeatureView, version: str, batch: DataFrame, run_id: str
-) -> None:
+) -> DataFrame | None:
     """A :data:`sparkfs.offline.materialize.Gate`: check, record, quarantine and block on error.
 
-    A view without expectations costs nothing (no Spark job).
+    A view without expectations costs nothing (no Spark job) and returns ``None``. Otherwise the
+    batch is computed once into a cache while every rule's counters are measured (one pass, no
+    aggregation job of its own), and the cached batch is returned for the write to read; the
+    caller unpersists it.
 
     Raises:
         QualityGateError: an error-severity rule failed; the message is the full report.
     """
     if not view.expectations:
-        return
-    report = check_batch(workspace, view, version, batch, run_id)
-    if report.passed:
-        return
-    path = quarantine(workspace, view, batch, report)
+        return None
+    rules = compile_rules(view, view_keys(workspace, view), batch)
+    cached, measured = measure_into_cache(spark, batch, rules, run_id)
+    try:
+        report = check_batch(workspace, view, version, cached, run_id, rules=rules, measured=measured)
+        if report.passed:
+            return cached
+        path = quarantine(workspace, view, cached, report)
+    except BaseException:
+        cached.unpersist()
+        raise
+    cached.unpersist()
     failed = [r.label for r in report.blocking]
     workspace.audit.append(user=workspace.user, action="quality_gate", kind="feature_view", name=view.name,
                            version=version, outcome="failed",

@@ -8,7 +8,7 @@ more than the Redis read.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sparkfs.online.reader import Status, ViewValue
@@ -23,11 +23,14 @@ EPOCH = "1970-01-01T00:00:00Z"
 
 
 def iso_utc(moment: datetime) -> str:
-    """ISO 8601 in UTC with a ``Z`` (protobuf JSON style: fraction only when non-zero)."""
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond:
-        text += f".{moment.microsecond:06d}"
-    return text + "Z"
+    """ISO 8601 in UTC with a ``Z`` (protobuf JSON style: fraction only when non-zero).
+
+    ``datetime.isoformat`` (C) already prints the fraction only when non-zero; naive values
+    are taken as UTC."""
+    if moment.tzinfo is not None and moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    text = moment.isoformat()
+    return (text[:-6] if moment.tzinfo is not None else text) + "Z"
 
 
 def _json_value(value: Any) -> Any:

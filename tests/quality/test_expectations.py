@@ -172,3 +172,40 @@ def test_rule_counters_match_a_brute_force_oracle(spark: SparkSession, cases: li
     for case, rows in enumerate(cases):
         got = [(o.passed, o.failed_count) for o in (rule.check(measured[case], None, T3) for rule in rules)]
         assert got == oracle(rows), (case, rows)
+
+
+def test_the_gate_measures_while_caching_exactly_what_the_aggregation_measures(spark: SparkSession) -> None:
+    """The gate observes the counters while the batch is computed into the cache the write reads:
+    the same numbers as the aggregation job, one job for cache and counters together, and the
+    cache really holds the batch afterwards."""
+    from sparkfs.quality.check import batch_aggregates
+    from sparkfs.quality.gate import _write_cache_settings, measure_into_cache
+
+    # shuffled, as a real batch is (conform groups it): adaptive execution sizes its partitions
+    batch = spark.createDataFrame(ROWS_, SCHEMA).where(F.col("event_timestamp").isNotNull()).repartition("user_id")
+    view = view_with([{**exp, "name": label} for label, (exp, _, _) in CASES.items()
+                      if exp["type"] != "unique" or exp.get("columns")])
+    rules = compile_rules(view, ["user_id"], batch)
+    expected = batch.agg(*batch_aggregates(rules)).first()
+    assert expected is not None
+    (cached, measured), jobs = jobs_of(spark, "q-observe", lambda: measure_into_cache(spark, batch, rules, "run-1"))
+    try:
+        assert measured == expected.asDict()
+        assert cached.is_cached and sorted(map(repr, cached.collect())) == sorted(map(repr, batch.collect()))
+        # the write reads the cache in as many partitions as it would read the uncached batch
+        assert cached.rdd.getNumPartitions() == batch.rdd.getNumPartitions()
+        assert spark.conf.get("spark.sql.inMemoryColumnarStorage.compressed") == "true"  # restored
+        # no job of its own: exactly the jobs of filling a cache with the same rows
+        with _write_cache_settings(spark):
+            plain = batch.withColumn("_copy", F.lit(1)).persist()
+            try:
+                _, cache_jobs = jobs_of(spark, "q-cache", plain.count)
+            finally:
+                plain.unpersist()
+        assert jobs == cache_jobs
+        # evaluate on the measured row gives the same results as its own aggregation
+        now = T3 + timedelta(hours=1)
+        assert evaluate(cached, rules, None, now, measured=measured) == evaluate(batch, rules, None, now)
+    finally:
+        cached.unpersist()
+    assert not cached.is_cached

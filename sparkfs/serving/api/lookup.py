@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import APIRouter
+from fastapi.responses import Response
 
 from sparkfs.serving.api.deps import Caller, CallerDep
 from sparkfs.serving.lookup import LookupResult, plan_lookup
@@ -31,6 +33,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(tags=["lookup"], responses=_ERRORS)
 
 
+def _json(payload: dict[str, Any]) -> Response:
+    """The body rendered once by orjson. The shapes module builds exactly the declared response
+    models (the OpenAPI document and the schema tests hold it to them); letting FastAPI
+    re-validate and re-serialise every value through them cost more than the Redis read."""
+    return Response(orjson.dumps(payload), media_type="application/json")
+
+
 async def _lookup(caller: Caller, body: LookupRequest | FeastRequest) -> LookupResult:
     plan = plan_lookup(caller.catalog, body.features, body.feature_service)
     caller.runtime.keys.authorize(caller.principal, plan)
@@ -45,11 +54,11 @@ async def lookup_features(body: LookupRequest, caller: CallerDep) -> Any:
     view's ttl; the value is withheld, its event time given). One Redis round trip.
     """
     result = await _lookup(caller, body)
-    return rows_response(result)
+    return _json(rows_response(result))
 
 
 @router.post("/get-online-features", response_model=FeastResponse)
 async def get_online_features(body: FeastRequest, caller: CallerDep) -> Any:
     """The same lookup in Feast's feature-server shape (column-oriented, entity keys first)."""
     result = await _lookup(caller, body)
-    return feast_response(result, body.full_feature_names)
+    return _json(feast_response(result, body.full_feature_names))
