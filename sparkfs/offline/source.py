@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparkfs.definitions import FeatureView, PythonTransformation, SqlTransformation
+from sparkfs.delta_log import latest_version
 from sparkfs.errors import NotFoundError, SchemaMismatchError, ValidationError
 
 if TYPE_CHECKING:
@@ -33,11 +34,7 @@ def resolve_source_path(path: str, data_dir: str) -> str:
 
 
 def _delta_version(spark: SparkSession, path: str) -> int:
-    from delta.tables import DeltaTable
-
-    row = DeltaTable.forPath(spark, path).history(1).select("version").first()
-    assert row is not None
-    return int(row["version"])
+    return latest_version(spark, path)
 
 
 def read_source(

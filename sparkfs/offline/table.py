@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from sparkfs.delta_log import latest_version
 from sparkfs.errors import WriteConflictError
 from sparkfs.offline.conform import EVENT_DATE, EVENT_TIMESTAMP, INGESTED_AT
 
@@ -97,11 +98,7 @@ class OfflineTable:
                 time.sleep(0.2 * (attempt + 1))
 
     def version(self, spark: SparkSession) -> int:
-        from delta.tables import DeltaTable
-
-        row = DeltaTable.forPath(spark, self.path).history(1).select("version").first()
-        assert row is not None
-        return int(row["version"])
+        return latest_version(spark, self.path)
 
     def read(self, spark: SparkSession, version: int | None = None) -> DataFrame:
         reader = spark.read.format("delta")

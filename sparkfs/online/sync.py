@@ -21,6 +21,7 @@ import redis
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from sparkfs.delta_log import latest_version
 from sparkfs.errors import OnlineStoreError
 from sparkfs.online.checkpoints import Checkpoint, CheckpointStore
 from sparkfs.online.generations import GenerationLostError, Generations
@@ -86,11 +87,7 @@ def _retrying(online: OnlineTarget, what: str, fn: Callable[[], T]) -> T:
 
 
 def _delta_version(spark: SparkSession, table_path: str) -> int:
-    from delta.tables import DeltaTable
-
-    row = DeltaTable.forPath(spark, table_path).history(1).select("version").first()
-    assert row is not None
-    return int(row["version"])
+    return latest_version(spark, table_path)
 
 
 def _run_write(df: DataFrame, task: WriteTask) -> WriteCounts:

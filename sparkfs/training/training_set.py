@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import functions as F
 
 from sparkfs.definitions import FeatureView, definition_version
+from sparkfs.delta_log import latest_version
 from sparkfs.errors import NotFoundError, ValidationError
 from sparkfs.offline.materialize import offline_table
 from sparkfs.offline.table import OfflineTable
@@ -148,7 +149,7 @@ def read_spine(spark: SparkSession, path: str) -> tuple[DataFrame, dict[str, Any
     from delta.tables import DeltaTable
 
     if DeltaTable.isDeltaTable(spark, path):
-        version = int(DeltaTable.forPath(spark, path).history(1).first()["version"])  # type: ignore[index]
+        version = latest_version(spark, path)
         return spark.read.format("delta").option("versionAsOf", version).load(path), {"format": "delta", "version": version}
     if path.endswith(".csv"):
         df = spark.read.option("header", "true").option("inferSchema", "true").csv(path)
