@@ -9,6 +9,7 @@ Warnings are recorded in ``quality_results`` and do not block.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,10 @@ def quarantine(workspace: Workspace, view: FeatureView, batch: DataFrame, report
     return path
 
 
+_settings_lock = threading.Lock()
+_settings_users: dict[int, tuple[int, dict[str, str | None]]] = {}  # session id -> (users, saved)
+
+
 @contextmanager
 def _write_cache_settings(spark: SparkSession) -> Iterator[None]:
     """Session settings for a cache built to be written once, restored afterwards.
@@ -65,18 +70,31 @@ def _write_cache_settings(spark: SparkSession) -> Iterator[None]:
     cached plan, and writing the batch from more, smaller partitions than adaptive execution
     would choose (more tasks and files per date partition) cost more than the cache itself.
     The cache's buffers are built by the first job that reads it, so that job runs inside.
+    Gates running in several threads of one session share the settings: the first saves the
+    session's values, the last restores them (a plain save/restore per thread would interleave
+    and leave the session changed).
     """
-    previous = {key: spark.conf.get(key, None) for key in _WRITE_CACHE_CONF}
-    for key, value in _WRITE_CACHE_CONF.items():
-        spark.conf.set(key, value)
+    key = id(spark)
+    with _settings_lock:
+        users, saved = _settings_users.get(key, (0, {}))
+        if users == 0:
+            saved = {name: spark.conf.get(name, None) for name in _WRITE_CACHE_CONF}
+            for name, value in _WRITE_CACHE_CONF.items():
+                spark.conf.set(name, value)
+        _settings_users[key] = (users + 1, saved)
     try:
         yield
     finally:
-        for key, old in previous.items():
-            if old is None:
-                spark.conf.unset(key)
+        with _settings_lock:
+            users, saved = _settings_users.pop(key)
+            if users > 1:
+                _settings_users[key] = (users - 1, saved)
             else:
-                spark.conf.set(key, old)
+                for name, old in saved.items():
+                    if old is None:
+                        spark.conf.unset(name)
+                    else:
+                        spark.conf.set(name, old)
 
 
 def measure_into_cache(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -120,6 +121,44 @@ def test_redis_restart_mid_sync_recovers(spark: SparkSession, tmp_path: Path) ->
         assert_same_as(online, clean_run(spark, path, server, now))
 
 
+def _descendants(pid: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    found, frontier = [], [pid]
+    while frontier:
+        children = [p for p, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def kill_tree(child: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the driver and every process under it, executors' Python workers included: the
+    PySpark daemon moves itself into its own process group, so killing the child's group alone
+    leaves workers that keep writing for a while and race the rerun."""
+    tree = _descendants(child.pid)
+    os.killpg(child.pid, signal.SIGKILL)
+    for pid in tree:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    child.wait()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() and "Z" not in _state(pid) for pid in tree):
+        assert time.monotonic() < deadline, "killed processes did not exit"
+        time.sleep(0.05)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
+
+
 @pytest.mark.slow
 def test_killed_sync_process_rerun_converges(spark: SparkSession, tmp_path: Path) -> None:
     rng, now = random.Random(9), datetime.now(UTC)
@@ -139,8 +178,7 @@ def test_killed_sync_process_rerun_converges(spark: SparkSession, tmp_path: Path
                 time.sleep(0.01)
             assert child.poll() is None, "the child finished before it could be killed"
         finally:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
+            kill_tree(child)
         online = RedisConfig(url=server.url)
         assert dump(online, VIEW) == {}  # the killed refresh was never published
         sync_feature_view(spark, table_path=path, view=VIEW, online=online,
