@@ -33,10 +33,6 @@ def resolve_source_path(path: str, data_dir: str) -> str:
     return str(Path(data_dir) / path)
 
 
-def _delta_version(spark: SparkSession, path: str) -> int:
-    return latest_version(spark, path)
-
-
 def read_source(
     spark: SparkSession, view: FeatureView, data_dir: str, *, as_of_version: int | None = None
 ) -> SourceRead:
@@ -48,7 +44,7 @@ def read_source(
             return SourceRead(spark.read.table(src.table), f"table:{src.table}", None)
         location = resolve_source_path(src.path, data_dir)
         if src.type == "delta":
-            version = as_of_version if as_of_version is not None else _delta_version(spark, location)
+            version = as_of_version if as_of_version is not None else latest_version(spark, location)
             df = spark.read.format("delta").option("versionAsOf", version).load(location)
             return SourceRead(df, location, version)
         if src.type == "parquet":

@@ -86,10 +86,6 @@ def _retrying(online: OnlineTarget, what: str, fn: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def _delta_version(spark: SparkSession, table_path: str) -> int:
-    return latest_version(spark, table_path)
-
-
 def _run_write(df: DataFrame, task: WriteTask) -> WriteCounts:
     """Write ``df`` from the executors; only one row of counters comes back."""
     summed = df.mapInArrow(task, COUNTS_SCHEMA).agg(
@@ -226,7 +222,7 @@ def sync_feature_view(
     client = make_client(online)
     try:
         ctx = _Context(spark, table_path, view, online, Generations(client, online.namespace),
-                       now, _delta_version(spark, table_path), retire_grace_s)
+                       now, latest_version(spark, table_path), retire_grace_s)
         cp = checkpoints.get(view.name)
         mode, reason, live = _plan(ctx, cp, full)
         counts, collected, start = WriteCounts(), 0, None

@@ -44,7 +44,7 @@ def quarantine_path(workspace: Workspace, view: str) -> str:
 
 def quarantine(workspace: Workspace, view: FeatureView, batch: DataFrame, report: QualityReport) -> str:
     """Append the failed batch, each row labelled with the rules it broke; returns the path."""
-    keys = [k.name for k in workspace.repository.join_keys(view)]
+    keys = view_keys(workspace, view)
     flags = [F.when(rule.violation, F.lit(rule.label)) for rule in compile_rules(view, keys, batch)
              if rule.violation is not None]
     violations = F.array_compact(F.array(*flags)) if flags else F.array().cast("array<string>")

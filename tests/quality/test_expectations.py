@@ -209,3 +209,21 @@ def test_the_gate_measures_while_caching_exactly_what_the_aggregation_measures(s
     finally:
         cached.unpersist()
     assert not cached.is_cached
+
+
+def test_a_batch_that_fails_while_caching_leaves_nothing_cached(spark: SparkSession) -> None:
+    """The cache-filling job fails (here a row raises): the error surfaces and no cache of the
+    batch stays behind for the next run."""
+    import pytest
+
+    from sparkfs.quality.gate import measure_into_cache
+
+    batch = spark.createDataFrame(ROWS_, SCHEMA).withColumn(
+        "email", F.when(F.col("user_id") == 4, F.raise_error(F.lit("source row 4 is broken"))).otherwise(F.col("email")))
+    rules = compile_rules(view_with([{"type": "not_null", "column": "email"}]), ["user_id"], batch)
+    spark.catalog.clearCache()  # start from no cached data at all
+    cache_manager = spark._jsparkSession.sharedState().cacheManager()
+    with pytest.raises(Exception, match="source row 4 is broken"):
+        measure_into_cache(spark, batch, rules, "run-broken")
+    assert cache_manager.isEmpty()
+    assert spark.conf.get("spark.sql.inMemoryColumnarStorage.compressed") == "true"  # restored
