@@ -10,7 +10,8 @@ matches was served entirely from one complete generation of one definition versi
 
 Standalone Redis gets one ``MGET`` per view; on a cluster, redis-py's cluster pipeline groups
 the ``GET``s per node and writes to every node before reading any reply (one round per node,
-overlapped).
+overlapped). The asyncio reader talks to a standalone Redis over one pipelined connection
+(:mod:`sparkfs.online.aio`) shared by all concurrent lookups.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from enum import StrEnum
 from typing import Any
 
 import redis
-import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 
-from sparkfs.config import RedisConfig
+from sparkfs.config import RedisClusterConfig, RedisConfig
 from sparkfs.errors import OnlineStoreError, ValidationError
+from sparkfs.online.aio import AsyncConnection
 from sparkfs.online.layout import (
     EntityKeyCodec,
     ValueCodec,
@@ -38,6 +39,7 @@ from sparkfs.online.layout import (
     pointer_field,
     us_to_datetime,
 )
+from sparkfs.online.resp import ReplyError, command, parse_redis_url
 from sparkfs.online.topology import OnlineTarget, make_client, node_label
 from sparkfs.online.view import OnlineView
 
@@ -249,10 +251,7 @@ def _settle(planner: _Planner, reads: list[_ViewRead], replies: list[Any],
     return stale
 
 
-def _async_client(online: OnlineTarget, timeout: float) -> Any:
-    if isinstance(online, RedisConfig):
-        return aioredis.Redis.from_url(online.url, socket_timeout=timeout,
-                                       socket_connect_timeout=timeout)
+def _async_cluster(online: RedisClusterConfig, timeout: float) -> AsyncRedisCluster:
     nodes = [AsyncClusterNode(n.rpartition(":")[0], int(n.rpartition(":")[2]))
              for n in online.nodes]
     return AsyncRedisCluster(startup_nodes=nodes, socket_timeout=timeout,
@@ -260,12 +259,23 @@ def _async_client(online: OnlineTarget, timeout: float) -> Any:
 
 
 class AsyncOnlineReader:
-    """The asyncio twin of :class:`OnlineReader` (for FastAPI); same plan, same decoding."""
+    """The asyncio twin of :class:`OnlineReader` (for FastAPI); same plan, same decoding.
+
+    Standalone Redis is read over one pipelined :class:`AsyncConnection`; a cluster through
+    redis-py's asyncio cluster client. Callers bound :meth:`read` and :meth:`ping` with
+    ``asyncio.timeout`` (a hung node is noticed that way).
+    """
 
     def __init__(self, online: OnlineTarget, *, timeout_s: float | None = None) -> None:
         self.online = online
-        self.client = _async_client(online, timeout_s or online.socket_timeout_s)
-        self._planner = _Planner(online.namespace, not isinstance(online, RedisConfig))
+        timeout = timeout_s or online.socket_timeout_s
+        self.connection: AsyncConnection | None = None
+        self.cluster: AsyncRedisCluster | None = None
+        if isinstance(online, RedisConfig):
+            self.connection = AsyncConnection(parse_redis_url(online.url), timeout)
+        else:
+            self.cluster = _async_cluster(online, timeout)
+        self._planner = _Planner(online.namespace, self.cluster is not None)
 
     async def read(self, views: Sequence[OnlineView], entity_rows: Sequence[Mapping[str, Any]],
                    *, now: datetime | None = None) -> list[dict[str, ViewValue]]:
@@ -286,15 +296,31 @@ class AsyncOnlineReader:
         raise OnlineStoreError(f"{node_label(self.online)}: generation pointers kept changing "
                                "during a read; retry the request")
 
+    async def ping(self) -> None:
+        """Raises OnlineStoreError unless Redis answers."""
+        await self._execute([("PING",)])
+
     async def _execute(self, cmds: list[tuple[Any, ...]]) -> list[Any]:
         try:
-            pipe = self.client.pipeline(transaction=False)
+            if self.connection is not None:
+                replies = await self.connection.execute(
+                    b"".join(command(*cmd) for cmd in cmds), len(cmds))
+                for reply in replies:
+                    if isinstance(reply, ReplyError):
+                        raise OnlineStoreError(f"{node_label(self.online)}: read failed: "
+                                               f"{reply}")
+                return replies
+            assert self.cluster is not None
+            pipe = self.cluster.pipeline(transaction=False)
             for cmd in cmds:
                 pipe.execute_command(*cmd)
             return list(await pipe.execute())
-        except redis.RedisError as exc:
+        except (redis.RedisError, ConnectionError) as exc:
             raise OnlineStoreError(f"{node_label(self.online)}: read failed: {exc}; "
                                    "retry once Redis is reachable") from exc
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        if self.connection is not None:
+            await self.connection.aclose()
+        if self.cluster is not None:
+            await self.cluster.aclose()

@@ -13,7 +13,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
-__all__ = ["Address", "Connection", "ReplyError", "command", "parse_redis_url"]
+__all__ = ["Address", "Connection", "ReplyError", "command", "login_commands", "parse_redis_url"]
 
 
 class ReplyError(Exception):
@@ -60,6 +60,17 @@ def command(*args: bytes | str | int) -> bytes:
     return b"*%d\r\n" % len(args) + b"".join(_bulk(a) for a in args)
 
 
+def login_commands(address: Address) -> list[bytes]:
+    """The framed ``AUTH`` / ``SELECT`` a new connection to ``address`` sends first."""
+    setup = []
+    if address.password is not None:
+        auth = [address.username, address.password] if address.username else [address.password]
+        setup.append(command("AUTH", *auth))
+    if address.db:
+        setup.append(command("SELECT", address.db))
+    return setup
+
+
 class Connection:
     """One blocking socket to one node; ``roundtrip`` sends a buffer and reads ``n`` replies."""
 
@@ -69,12 +80,7 @@ class Connection:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._buf = bytearray()
         self._pos = 0
-        setup = []
-        if address.password is not None:
-            auth = [address.username, address.password] if address.username else [address.password]
-            setup.append(command("AUTH", *auth))
-        if address.db:
-            setup.append(command("SELECT", address.db))
+        setup = login_commands(address)
         if setup:
             for reply in self.roundtrip(b"".join(setup), len(setup)):
                 if isinstance(reply, ReplyError):

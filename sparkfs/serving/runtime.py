@@ -95,7 +95,7 @@ class ServingRuntime:
         """Raises OnlineStoreError (503) unless Redis answers within the serving timeout."""
         try:
             async with asyncio.timeout(self.settings.serving.redis_timeout_s):
-                await self.lookup.reader.client.ping()
+                await self.lookup.reader.ping()
         except Exception as exc:  # redis errors, timeouts, OS errors: all mean "not ready"
             self.metrics.redis_error()
             raise OnlineStoreError(f"online store is not reachable: {exc or 'timeout'}; "

@@ -153,26 +153,19 @@ async def test_one_redis_round_trip_per_request(client: httpx.AsyncClient, proje
     reader = runtime.lookup.reader
     body = {"feature_service": "fraud", "entities": {"user_id": list(range(100))}}
     assert (await client.post("/v1/features:lookup", json=body)).status_code == 200  # learn ptrs
-    pipelines: list[int] = []
-    real = reader.client.pipeline
+    roundtrips: list[int] = []
+    real = reader.connection.execute
 
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        pipe = real(*args, **kwargs)
-        execute = pipe.execute
+    async def counting(payload: bytes, n_replies: int) -> Any:
+        roundtrips.append(n_replies)
+        return await real(payload, n_replies)
 
-        async def counted(*a: Any, **k: Any) -> Any:
-            pipelines.append(len(pipe.command_stack))
-            return await execute(*a, **k)
-
-        pipe.execute = counted
-        return pipe
-
-    reader.client.pipeline = counting
+    reader.connection.execute = counting
     redis_server.client().config_resetstat()
     for _ in range(5):
         resp = await client.post("/v1/features:lookup", json=body)
         assert resp.status_code == 200
-    assert pipelines == [4] * 5  # one pipeline (= one round trip) per request: 2 MGET + 2 HGET
+    assert roundtrips == [4] * 5  # one round trip per request: 2 MGET + 2 HGET
     stats = redis_server.client().info("commandstats")
     assert stats["cmdstat_mget"]["calls"] == 10
     assert stats["cmdstat_hget"]["calls"] == 10
