@@ -8,7 +8,6 @@ There is no module-level app. ``create_app(settings)`` builds one; ``sparkfs ser
 from __future__ import annotations
 
 import gc
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,21 +19,11 @@ from sparkfs.config import SparkfsConfig, load_config
 from sparkfs.errors import SparkfsError, ValidationError
 from sparkfs.serving.api import catalog, lookup, ops
 from sparkfs.serving.metrics import MetricsMiddleware
+from sparkfs.serving.responses import error_response, validation_message
 from sparkfs.serving.runtime import ServingRuntime
 from sparkfs.workspace import Workspace
 
 __all__ = ["app_from_env", "create_app"]
-
-log = logging.getLogger(__name__)
-
-
-def error_response(exc: SparkfsError) -> JSONResponse:
-    """``{"error": {"type", "message"}}`` with the error's own HTTP status."""
-    status = exc.http_status
-    if status >= 500 and status != 503:
-        log.error("request failed: %s: %s", type(exc).__name__, exc)
-    return JSONResponse({"error": {"type": type(exc).__name__, "message": str(exc)}},
-                        status_code=status)
 
 
 async def _sparkfs_error(request: Request, exc: Exception) -> JSONResponse:
@@ -45,11 +34,7 @@ async def _sparkfs_error(request: Request, exc: Exception) -> JSONResponse:
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's body validation errors, re-raised as sparkfs ValidationError (same body)."""
     assert isinstance(exc, RequestValidationError)
-    problems = []
-    for item in exc.errors()[:5]:
-        loc = ".".join(str(p) for p in item.get("loc", ()) if p != "body") or "body"
-        problems.append(f"{loc}: {item.get('msg', 'invalid')}")
-    return error_response(ValidationError("; ".join(problems) or "invalid request body"))
+    return error_response(ValidationError(validation_message(exc.errors())))
 
 
 def create_app(settings: SparkfsConfig, *, workspace: Workspace | None = None) -> FastAPI:

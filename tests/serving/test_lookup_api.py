@@ -98,6 +98,40 @@ async def test_bad_input_is_422_naming_the_field(client: httpx.AsyncClient,
     assert field in error["message"]
 
 
+@pytest.mark.parametrize(("content", "content_type", "message"), [
+    (b'{"features": ["users:age"], "entities": {"user_id": [1]', "application/json", "JSON"),
+    (b"", "application/json", "body"),
+    (b"[1, 2]", "application/json", "body"),
+    (b'{"features": ["users:age"], "entities": {"user_id": [1]}}', "text/plain", "Content-Type"),
+    (b'{"features": ["users:age"], "entities": {"user_id": [1]}}', None, "Content-Type"),
+])
+async def test_malformed_bodies_are_422(client: httpx.AsyncClient, content: bytes,
+                                        content_type: str | None, message: str) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    for path in ("/v1/features:lookup", "/get-online-features"):
+        resp = await client.post(path, content=content, headers=headers)
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["error"]["type"] == "ValidationError"
+        assert message in resp.json()["error"]["message"]
+
+
+async def test_body_in_chunks_and_json_subtypes(client: httpx.AsyncClient) -> None:
+    """A streamed (chunked) body is read whole; ``application/*+json`` counts as JSON."""
+    async def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"features": ["users:age"], '
+        yield b'"entities": {"user_id": [1]}}'
+
+    streamed = await client.post("/v1/features:lookup", content=chunks(),
+                                 headers={"Content-Type": "application/json"})
+    whole = await client.post("/v1/features:lookup", json={
+        "features": ["users:age"], "entities": {"user_id": [1]}})
+    assert streamed.status_code == 200, streamed.text
+    assert streamed.json() == whole.json()
+    vendor = await client.post("/v1/features:lookup", content=whole.request.content,
+                               headers={"Content-Type": "application/vnd.api+json; charset=utf-8"})
+    assert vendor.status_code == 200 and vendor.json() == whole.json()
+
+
 @pytest.mark.parametrize("payload", [
     {"features": ["nope:age"], "entities": {"user_id": [1]}},
     {"features": ["users:nope"], "entities": {"user_id": [1]}},

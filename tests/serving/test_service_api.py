@@ -95,6 +95,10 @@ async def test_api_keys_401_403_and_ok(tmp_path: Path, redis_url: str) -> None:
         resp = await client.post("/get-online-features", json=fraud, headers={"X-API-Key": "k-users"})
         assert resp.status_code == 403 and "clicks" in resp.json()["error"]["message"]
         assert (await client.get("/v1/feature-views")).status_code == 401
+        # the key is checked before the body, as FastAPI orders a dependency before the body
+        junk = await client.post("/v1/features:lookup", content=b"{not json",
+                                 headers={"Content-Type": "application/json"})
+        assert junk.status_code == 401
         views = await client.get("/v1/feature-views", headers={"X-API-Key": "k-users"})
         assert [v["name"] for v in views.json()] == ["users"]
         assert (await client.get("/healthz")).status_code == 200

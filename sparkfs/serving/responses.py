@@ -1,0 +1,40 @@
+"""Response bodies shared by the routes and the app's error handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+from fastapi.responses import JSONResponse, Response
+
+from sparkfs.errors import SparkfsError
+
+__all__ = ["error_response", "json_response", "validation_message"]
+
+log = logging.getLogger(__name__)
+
+
+def error_response(exc: SparkfsError) -> JSONResponse:
+    """``{"error": {"type", "message"}}`` with the error's own HTTP status."""
+    status = exc.http_status
+    if status >= 500 and status != 503:
+        log.error("request failed: %s: %s", type(exc).__name__, exc)
+    return JSONResponse({"error": {"type": type(exc).__name__, "message": str(exc)}},
+                        status_code=status)
+
+
+def validation_message(errors: Sequence[Mapping[str, Any]]) -> str:
+    """pydantic / FastAPI validation errors as ``field.path: problem; ...`` (first five)."""
+    problems = []
+    for item in errors[:5]:
+        loc = ".".join(str(p) for p in item.get("loc", ()) if p != "body") or "body"
+        problems.append(f"{loc}: {item.get('msg', 'invalid')}")
+    return "; ".join(problems) or "invalid request body"
+
+
+def json_response(payload: Any) -> Response:
+    """A body rendered once by orjson (the lookup routes build exactly their declared response
+    models; FastAPI re-validating and re-serialising every value cost more than the Redis read)."""
+    return Response(orjson.dumps(payload), media_type="application/json")
