@@ -19,7 +19,6 @@ from typing import TypeVar
 
 import redis
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
 from sparkfs.delta_log import latest_version
 from sparkfs.errors import OnlineStoreError
@@ -87,20 +86,19 @@ def _retrying(online: OnlineTarget, what: str, fn: Callable[[], T]) -> T:
 
 
 def _run_write(df: DataFrame, task: WriteTask) -> WriteCounts:
-    """Write ``df`` from the executors; only one row of counters comes back."""
-    summed = df.mapInArrow(task, COUNTS_SCHEMA).agg(
-        *[F.coalesce(F.sum(c), F.lit(0)).alias(c) for c in ("sent", "written", "deleted",
-                                                            "deferred")])
+    """Write ``df`` from the executors; each write task returns one row of counters (one row
+    per partition comes back, summed here: no aggregation stage after the write)."""
     try:
-        row = summed.first()
+        rows = df.mapInArrow(task, COUNTS_SCHEMA).collect()
     except Exception as exc:
         match = _EXECUTOR_ERROR.search(str(exc))
         if match:
             raise OnlineStoreError(match.group(1).strip()) from exc
         raise
-    assert row is not None
-    return WriteCounts(sent=row["sent"], written=row["written"], deleted=row["deleted"],
-                       deferred=row["deferred"])
+    return WriteCounts(sent=sum(r["sent"] for r in rows),
+                       written=sum(r["written"] for r in rows),
+                       deleted=sum(r["deleted"] for r in rows),
+                       deferred=sum(r["deferred"] for r in rows))
 
 
 @dataclass
