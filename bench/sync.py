@@ -142,8 +142,16 @@ def main() -> None:
         make_table(spark, warm_path, now, max(1000, ENTITIES // 100))
         log("warm-up: full sync of a small table (start-up cost)")
         warm_view = OnlineView("bench_warmup", VIEW.version, VIEW.keys, VIEW.features, VIEW.ttl)
+        warm_cps = InMemoryCheckpointStore()
         warm = sync_feature_view(spark, table_path=warm_path, view=warm_view, online=cfg,
-                                 checkpoints=InMemoryCheckpointStore(), now=now)
+                                 checkpoints=warm_cps, now=now)
+        # and the incremental path (change feed read, per-entity grouping) once, likewise
+        warm_changed = max(10, ENTITIES // 10_000)
+        make_table(spark, warm_path, now + timedelta(seconds=1), warm_changed, start=0,
+                   step=max(1, ENTITIES // 100 // warm_changed), age_s=1)
+        warm_incr = sync_feature_view(spark, table_path=warm_path, view=warm_view, online=cfg,
+                                      checkpoints=warm_cps, now=now + timedelta(seconds=2))
+        assert warm_incr.mode == "incremental", warm_incr
         client.flushall()
         mem_before = int(client.info("memory")["used_memory"])
         cps = InMemoryCheckpointStore()
@@ -177,6 +185,7 @@ def main() -> None:
         "entities": ENTITIES,
         "features": FEATURES,
         "warmup_sync_s": round(warm.duration_s, 2),
+        "warmup_incremental_sync_s": round(warm_incr.duration_s, 2),
         "full_sync_s": round(full.duration_s, 2),
         "full_sync_entities_per_s": round(full_rate),
         "full_sync_warm_s": round(full_warm.duration_s, 2),
