@@ -34,7 +34,12 @@ def validation_message(errors: Sequence[Mapping[str, Any]]) -> str:
     return "; ".join(problems) or "invalid request body"
 
 
+#: datetimes as ``2026-11-27T05:00:00Z`` / ``...:00.000009Z``: exactly ``shapes.iso_utc``.
+_ORJSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+
+
 def json_response(payload: Any) -> Response:
     """A body rendered once by orjson (the lookup routes build exactly their declared response
-    models; FastAPI re-validating and re-serialising every value cost more than the Redis read)."""
-    return Response(orjson.dumps(payload), media_type="application/json")
+    models; FastAPI re-validating and re-serialising every value cost more than the Redis read).
+    ``datetime`` values are printed in UTC with a ``Z``, as :func:`shapes.iso_utc` does."""
+    return Response(orjson.dumps(payload, option=_ORJSON_OPTIONS), media_type="application/json")

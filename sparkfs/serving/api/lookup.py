@@ -114,11 +114,11 @@ async def lookup_features(body: LookupRequest, caller: CallerDep) -> Response:
     view's ttl; the value is withheld, its event time given). One Redis round trip.
     """
     result = await _lookup(caller, body)
-    return json_response(rows_response(result))
+    return json_response(rows_response(result, iso=False))
 
 
 @router.post("/get-online-features", response_model=FeastResponse)
 async def get_online_features(body: FeastRequest, caller: CallerDep) -> Response:
     """The same lookup in Feast's feature-server shape (column-oriented, entity keys first)."""
     result = await _lookup(caller, body)
-    return json_response(feast_response(result, body.full_feature_names))
+    return json_response(feast_response(result, body.full_feature_names, iso=False))
