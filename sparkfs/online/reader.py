@@ -297,8 +297,15 @@ class AsyncOnlineReader:
                                "during a read; retry the request")
 
     async def ping(self) -> None:
-        """Raises OnlineStoreError unless Redis answers."""
-        await self._execute([("PING",)])
+        """Raises OnlineStoreError unless Redis (every cluster node) answers."""
+        if self.connection is not None:
+            await self._execute([("PING",)])
+            return
+        assert self.cluster is not None
+        try:
+            await self.cluster.ping()
+        except (redis.RedisError, ConnectionError) as exc:
+            raise OnlineStoreError(f"{node_label(self.online)}: ping failed: {exc}") from exc
 
     async def _execute(self, cmds: list[tuple[Any, ...]]) -> list[Any]:
         try:

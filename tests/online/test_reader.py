@@ -93,6 +93,7 @@ def test_async_reader_matches_the_sync_reader(store: Store) -> None:
     async def run() -> list:
         reader = AsyncOnlineReader(store)
         try:
+            await reader.ping()
             return await reader.read([USERS], rows, now=now)
         finally:
             await reader.aclose()
