@@ -104,9 +104,12 @@ def _feature_rows(
     e_micros = _micros(_quoted(EVENT_TIMESTAMP), df.schema[EVENT_TIMESTAMP].dataType)
     keys = [_quoted(k).cast(types[k]) for k in group.keys]
     usable = reduce(lambda a, b: a & b, [k.isNotNull() for k in keys], e_micros.isNotNull())
+    # the event timestamp itself travels only when it is an output: every byte of a feature
+    # row is shuffled and sorted
+    stamp = [] if source.timestamp_output is None else [_quoted(EVENT_TIMESTAMP).alias("ts")]
     payload = F.struct(
         e_micros.alias("e"),
-        _quoted(EVENT_TIMESTAMP).alias("ts"),
+        *stamp,
         *[_quoted(f).alias(f"v{j}") for j, f in enumerate(source.features)],
     )
     return df.where(usable).select(
