@@ -63,23 +63,23 @@ def rows_response(result: LookupResult, *, iso: bool = True) -> dict[str, Any]:
 
     ``iso=False`` leaves event times as ``datetime`` (for :func:`responses.json_response`)."""
     stamp = _stamper(iso)
-    by_view: dict[str, list[tuple[str, str]]] = {}
-    for col in result.plan.columns:
-        by_view.setdefault(col.view, []).append((col.ref, col.feature))
-    keys = list(result.entities)
+    columns = [(c.ref, c.view, c.feature) for c in result.plan.columns]
+    views = list(dict.fromkeys(view for _, view, _ in columns))
+    entities = result.entities
     rows = []
     for i, answers in enumerate(result.rows):
-        feats: dict[str, dict[str, Any]] = {}
-        for view, cols in by_view.items():
+        per_view = {}
+        for view in views:
             answer = answers[view]
-            status = _STATUS[answer.status]
-            when = stamp(answer.event_time) if answer.event_time else None
-            values = answer.values
-            for ref, feature in cols:
-                value = None if values is None else _json_value(values[feature])
-                feats[ref] = {"value": value, "status": status, "event_time": when}
-        rows.append({"entity": {k: result.entities[k][i] for k in keys},
-                     "features": {c.ref: feats[c.ref] for c in result.plan.columns}})
+            per_view[view] = (_STATUS[answer.status],
+                              stamp(answer.event_time) if answer.event_time else None,
+                              answer.values)
+        feats: dict[str, dict[str, Any]] = {}
+        for ref, view, feature in columns:
+            status, when, values = per_view[view]
+            value = None if values is None else _json_value(values[feature])
+            feats[ref] = {"value": value, "status": status, "event_time": when}
+        rows.append({"entity": {k: v[i] for k, v in entities.items()}, "features": feats})
     return {"features": [c.ref for c in result.plan.columns], "rows": rows}
 
 
