@@ -61,9 +61,7 @@ async def get_caller(request: Request) -> Caller:
 
 
 async def get_principal(request: Request) -> Principal:
-    runtime: ServingRuntime = request.app.state.sparkfs
-    headers = request.headers
-    return runtime.keys.authenticate(headers.get("authorization"), headers.get("x-api-key"))
+    return (await get_caller(request)).principal
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
