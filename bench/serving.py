@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import os
 import random
@@ -176,6 +177,59 @@ async def with_steal(scenario: Awaitable[dict[str, Any]]) -> dict[str, Any]:
     return result
 
 
+PROBE_WORK = 2000  # loop iterations per probe chunk: ~0.1-0.2 ms of CPU on these machines
+PROBE_EVERY_S = 0.004
+
+
+def probe(seconds: float) -> None:
+    """The ``--probe`` process: a fixed chunk of pure-Python work every 4 ms; prints the
+    monotonic start and the wall and thread-CPU duration of each chunk as JSON. A chunk that
+    takes several times the median *in CPU time too* means the CPU itself ran slow (the host
+    throttling or sharing the VM's vCPUs, which the guest does not see as steal), not that the
+    probe waited for a core."""
+    chunks = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t0, c0 = time.perf_counter(), time.thread_time()
+        acc = 0
+        for i in range(PROBE_WORK):
+            acc += i * i
+        chunks.append((t0, time.perf_counter() - t0, time.thread_time() - c0))
+        time.sleep(PROBE_EVERY_S)
+    print(json.dumps(chunks))
+
+
+async def with_probe(scenario: Awaitable[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """Run a paced scenario with a CPU-speed probe beside it and add what it saw:
+    ``machine_slow_share``, the share of probe chunks whose thread CPU time was over 3x the
+    median (the part of the run the machine itself was running slow), and ``slow_requests_in_machine_slowdowns``, the
+    share of requests over 5 ms that were in flight while the probe was slow."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--probe", str(seconds + 1), stdout=subprocess.PIPE)
+    await asyncio.sleep(0.5)
+    result = await scenario
+    out, _ = await proc.communicate()
+    chunks = json.loads(out)
+    samples = result.pop("_samples")
+    if not chunks:
+        return result
+    median = sorted(c[2] for c in chunks)[len(chunks) // 2]
+    slow = [(t, t + wall) for t, wall, cpu in chunks if cpu > 3 * median]
+    result["machine_slow_share"] = round(len(slow) / len(chunks), 4)
+    result["probe_median_chunk_ms"] = round(median * 1000, 3)
+    starts = [a for a, _ in slow]
+    late = [(t, t + lat) for t, lat in samples if lat > 0.005]
+
+    def overlaps(begin: float, end: float) -> bool:
+        i = bisect.bisect_right(starts, end)
+        return i > 0 and slow[i - 1][1] >= begin
+
+    result["requests_over_5ms"] = len(late)
+    result["slow_requests_in_machine_slowdowns"] = (
+        round(sum(overlaps(b, e) for b, e in late) / len(late), 3) if late else 0.0)
+    return result
+
+
 async def measured(pid: int, scenario: Awaitable[dict[str, Any]]) -> dict[str, Any]:
     """Run a scenario and add the server's and this driver's CPU ms per request."""
     server0, own0 = cpu_seconds(pid), time.process_time()
@@ -228,6 +282,7 @@ async def paced(call: Callable[[int], Awaitable[None]], rate: float,
     an overloaded server ends the scenario on time instead of queueing for minutes.
     """
     latencies: list[float] = []
+    sent: list[float] = []
     errors = dropped = 0
     rnd = random.Random(2)
     tasks: set[asyncio.Task[None]] = set()
@@ -241,6 +296,7 @@ async def paced(call: Callable[[int], Awaitable[None]], rate: float,
             errors += 1
             return
         latencies.append(time.perf_counter() - scheduled)
+        sent.append(scheduled)
 
     for i in range(int(rate * seconds)):
         scheduled = began + i / rate
@@ -261,7 +317,7 @@ async def paced(call: Callable[[int], Awaitable[None]], rate: float,
     elapsed = time.perf_counter() - began
     return {"target_per_s": rate, "achieved_per_s": round(len(latencies) / elapsed, 1),
             "errors": errors, "dropped": dropped, "requests": len(latencies),
-            **percentiles(latencies)}
+            **percentiles(latencies), "_samples": list(zip(sent, latencies, strict=True))}
 
 
 class RawHttp:
@@ -347,7 +403,7 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
         many = http_call(client, ["profile:*", "activity:*"], 100)
         await closed_loop(one, conc, 2, 1)  # warm up connections and the server
         log(f"paced_1: 1 entity at 200 req/s for {secs}s")
-        out["paced_1"] = await measured(args.server_pid, paced(one, 200, secs))
+        out["paced_1"] = await measured(args.server_pid, with_probe(paced(one, 200, secs), secs))
         log(f"sat_1: 1 entity, concurrency {conc}, {secs}s")
         out["sat_1"] = await measured(args.server_pid, closed_loop(one, conc, secs, 1))
         log(f"sat_100x2: 100 entities x 2 views, concurrency {conc}, {secs}s")
@@ -356,8 +412,8 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
         await client.close()
     direct = aioredis.Redis.from_url(config.online.url, max_connections=conc)
     log(f"redis_paced_1 / redis_1 / redis_100x2: the same reads with redis-py, concurrency {conc}")
-    out["redis_paced_1"] = await with_steal(paced(redis_call(direct, views[:1], ns, gens, 1), 200,
-                                                  secs))
+    out["redis_paced_1"] = await with_steal(with_probe(
+        paced(redis_call(direct, views[:1], ns, gens, 1), 200, secs), secs))
     out["redis_1"] = await closed_loop(redis_call(direct, views[:1], ns, gens, 1), conc, secs, 1)
     out["redis_100x2"] = await closed_loop(redis_call(direct, views, ns, gens, 100), conc,
                                            secs, 100)
@@ -380,6 +436,14 @@ def summarize(raw: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
         "redis_paced_1_p99_ms": raw["redis_paced_1"]["p99_ms"],
         "paced_1_machine_steal_s": raw["paced_1"]["machine_steal_s"],
         "redis_paced_1_machine_steal_s": raw["redis_paced_1"]["machine_steal_s"],
+        "paced_1_machine_slow_share": raw["paced_1"].get("machine_slow_share"),
+        "paced_1_requests_over_5ms": raw["paced_1"].get("requests_over_5ms"),
+        "paced_1_slow_requests_in_machine_slowdowns":
+            raw["paced_1"].get("slow_requests_in_machine_slowdowns"),
+        "redis_paced_1_machine_slow_share": raw["redis_paced_1"].get("machine_slow_share"),
+        "redis_paced_1_requests_over_5ms": raw["redis_paced_1"].get("requests_over_5ms"),
+        "redis_paced_1_slow_requests_in_machine_slowdowns":
+            raw["redis_paced_1"].get("slow_requests_in_machine_slowdowns"),
         "sat_1_rps": raw["sat_1"]["requests_per_s"], "sat_1_p50_ms": raw["sat_1"]["p50_ms"],
         "sat_1_p99_ms": raw["sat_1"]["p99_ms"],
         "sat_1_rps_target_met": raw["sat_1"]["requests_per_s"] >= 1500,
@@ -411,10 +475,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--probe", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.probe:
+        probe(args.probe)
+        return
     if args.drive:
         global ENTITIES
         ENTITIES = args.entities
