@@ -6,6 +6,7 @@ DataFrame (``case_id`` is part of every key) and checks them all with one Spark 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from sparkfs.errors import ValidationError
+from sparkfs.training import pit_join
 from sparkfs.training.pit_join import FeatureSource, point_in_time_join, validate_spine
 
 #: 2024-03-10 06:00 UTC: US daylight saving starts that day, which the time zone test needs.
@@ -210,6 +212,46 @@ def test_matches_brute_force_oracle(spark: SparkSession, scenario: Any) -> None:
     columns, got = run_join(spark, specs, spine, feats)
     assert columns[:5] == ["case", "k1", "tag", "event_timestamp", "k2"]
     assert got == expected(specs, spine, feats)
+
+
+@settings(
+    max_examples=4,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,  # the patch is the same for every example
+    ],
+)
+@given(scenarios())
+def test_presort_key_is_only_a_hint(
+    spark: SparkSession, monkeypatch: pytest.MonkeyPatch, scenario: Any
+) -> None:
+    """The window's own sort decides the order: with a pre-sort key that is nearly constant (a
+    1-bit key hash, time in ~13-day steps) every key collides and the rows reach the window's
+    sort unordered, and the result is still the oracle's."""
+    monkeypatch.setattr(pit_join, "_HASH_BITS", 1)
+    monkeypatch.setattr(pit_join, "_COARSE_T_SHIFT", 40)
+    specs, spine, feats = scenario
+    _, got = run_join(spark, specs, spine, feats)
+    assert got == expected(specs, spine, feats)
+
+
+def test_rows_are_radix_presorted_before_the_window(spark: SparkSession) -> None:
+    """The plan keeps the single-long pre-sort (what makes the window's sort cheap) under the
+    window's own sort, which leads with the key hash."""
+    spine = spark.createDataFrame([(1, 100)], "a long, t long").select(
+        "a", at("t").alias("event_timestamp")
+    )
+    table = spark.createDataFrame([(1, 50, 5)], "a long, e long, v int").select(
+        "a", at("e").alias("event_timestamp"), "v", at("e").alias("_ingested_at")
+    )
+    src = FeatureSource("fv", table, ("a",), ("v",), ("fv__v",), ttl=None)
+    plan = point_in_time_join(spine, [src])._jdf.queryExecution().executedPlan().toString()
+    sorts = re.findall(r"Sort \[(.*?)\], false", plan)
+    assert any(s.startswith("(shiftleft(") and " ASC NULLS FIRST," not in s for s in sorts), plan
+    assert any(s.startswith("__sfs_h") for s in sorts), plan
+    assert "Window [" in plan
 
 
 def test_session_time_zone_does_not_change_results(spark: SparkSession) -> None:
