@@ -188,6 +188,7 @@ def probe(seconds: float) -> None:
     throttling or sharing the VM's vCPUs, which the guest does not see as steal), not that the
     probe waited for a core."""
     chunks = []
+    print("ready", flush=True)
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         t0, c0 = time.perf_counter(), time.thread_time()
@@ -206,7 +207,8 @@ async def with_probe(scenario: Awaitable[dict[str, Any]], seconds: float) -> dic
     share of requests over 5 ms that were in flight while the probe was slow."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--probe", str(seconds + 1), stdout=subprocess.PIPE)
-    await asyncio.sleep(0.5)
+    assert proc.stdout is not None
+    await proc.stdout.readline()  # "ready": the probe runs from before the first request
     result = await scenario
     out, _ = await proc.communicate()
     chunks = json.loads(out)
