@@ -1,4 +1,6 @@
-"""The current version of a Delta table, without a Spark job.
+"""Delta table version and change feed, without the overheads of the generic read paths.
+
+Latest version:
 
 ``DeltaTable.history(1)`` answers through a query over the table history: a Spark job of
 ~0.4 s, paid by every sync, materialization and training-set run (an incremental sync of a few
@@ -6,16 +8,27 @@ thousand rows spent a third of its time there). Delta's own log handle answers f
 listing it keeps up to date, in milliseconds. It is reached through the JVM; if that interface
 is unavailable (another Delta build) or the path holds no table, the history query answers
 instead, so errors stay Delta's own ("... is not a Delta table").
+
+Change feed: ``spark.read.option("readChangeFeed", ...)`` hands Spark a relation whose every
+scan plans and runs a nested query (the change rows as a DataFrame turned into an RDD): ~0.1-0.2
+s per planning warm, ~0.8 s the first time in a process, paid by every incremental sync.
+:func:`change_feed` asks Delta's change-feed reader for that DataFrame directly, the call the
+relation itself makes, so Spark plans one ordinary file scan: the same rows, the same checks.
+Whenever that is not possible (another Delta build, Spark Connect, the start commit no longer in
+the log, any error) it reads through the public reader, so errors stay Delta's own.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["latest_version"]
+__all__ = ["change_feed", "latest_version"]
+
+log = logging.getLogger(__name__)
 
 
 def _from_log(spark: SparkSession, path: str) -> int | None:
@@ -44,3 +57,43 @@ def latest_version(spark: SparkSession, path: str) -> int:
     row = DeltaTable.forPath(spark, path).history(1).select("version").first()
     assert row is not None
     return int(row["version"])
+
+
+def _change_feed_direct(spark: SparkSession, path: str, start: int, end: int) -> DataFrame | None:
+    from pyspark.sql import DataFrame
+
+    try:
+        jvm, jspark = spark.sparkContext._jvm, spark._jsparkSession
+        assert jvm is not None
+        delta_log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(jspark, path)
+        # Delta's reader skips commits missing from the log instead of failing: read directly
+        # only when the first commit of the range is there (log files are removed oldest first,
+        # so then every later one is too); the public reader decides otherwise.
+        log_path = delta_log.logPath()
+        commit = jvm.org.apache.hadoop.fs.Path(log_path, f"{start:020d}.json")
+        if not log_path.getFileSystem(delta_log.newDeltaHadoopConf()).exists(commit):
+            return None
+        none = jvm.scala.Option.apply(None)
+        snapshot = delta_log.getSnapshotAt(end, none, none, False)
+        jdf = jvm.org.apache.spark.sql.delta.commands.cdc.CDCReader.changesToBatchDF(
+            delta_log, start, end, jspark, none, jvm.scala.Option.apply(snapshot), False, none)
+    except Exception as exc:  # py4j: interface missing, or Delta refused; the public path decides
+        log.debug("direct change feed read of %s unavailable: %s", path, exc)
+        return None
+    return DataFrame(jdf, spark)
+
+
+def change_feed(spark: SparkSession, path: str, start: int, end: int) -> DataFrame:
+    """The change feed of the Delta table at ``path`` for versions ``start..end`` (inclusive):
+    the table's columns plus ``_change_type``, ``_commit_version`` and ``_commit_timestamp``,
+    as ``spark.read.format("delta").option("readChangeFeed", "true")`` returns them.
+
+    Raises:
+        pyspark.errors.AnalysisException: as the public reader does (change feed not enabled
+            for the range, versions out of range, not a Delta table).
+    """
+    direct = _change_feed_direct(spark, path, start, end)
+    if direct is not None:
+        return direct
+    return (spark.read.format("delta").option("readChangeFeed", "true")
+            .option("startingVersion", start).option("endingVersion", end).load(path))

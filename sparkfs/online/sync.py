@@ -20,7 +20,7 @@ from typing import TypeVar
 import redis
 from pyspark.sql import DataFrame, SparkSession
 
-from sparkfs.delta_log import latest_version
+from sparkfs.delta_log import change_feed, latest_version
 from sparkfs.errors import OnlineStoreError
 from sparkfs.online.checkpoints import Checkpoint, CheckpointStore
 from sparkfs.online.generations import GenerationLostError, Generations
@@ -153,9 +153,7 @@ def _full(ctx: _Context, previous: Checkpoint | None,
 
 
 def _incremental(ctx: _Context, generation: int, start: int) -> WriteCounts:
-    cdf = (ctx.spark.read.format("delta").option("readChangeFeed", "true")
-           .option("startingVersion", start).option("endingVersion", ctx.to_version)
-           .load(ctx.table_path))
+    cdf = change_feed(ctx.spark, ctx.table_path, start, ctx.to_version)
     counts = _run_write(changed_latest(cdf, ctx.view, ctx.min_event_time),
                         ctx.task(generation, WriteMode.CONDITIONAL))
     if counts.deferred:
