@@ -62,6 +62,8 @@ def latest_version(spark: SparkSession, path: str) -> int:
 def _change_feed_direct(spark: SparkSession, path: str, start: int, end: int) -> DataFrame | None:
     from pyspark.sql import DataFrame
 
+    if not 0 <= start <= end:
+        return None  # the public reader's own error
     try:
         jvm, jspark = spark.sparkContext._jvm, spark._jsparkSession
         assert jvm is not None

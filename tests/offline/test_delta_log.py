@@ -107,6 +107,7 @@ def test_change_feed_falls_back_to_the_public_reader(spark: SparkSession, tmp_pa
     spark.range(3).write.format("delta").save(plain)
     spark.range(3).write.format("delta").mode("append").save(plain)
     assert _change_feed_direct(spark, plain, 1, 1) is None
+    assert _change_feed_direct(spark, plain, 1, 0) is None  # a reversed range
     with pytest.raises(Exception, match=r"(?i)change data feed|CHANGE_DATA") as public:
         _public_feed(spark, plain, 1, 1).collect()
     with pytest.raises(type(public.value), match=r"(?i)change data feed|CHANGE_DATA"):
