@@ -91,8 +91,9 @@ def change_feed(spark: SparkSession, path: str, start: int, end: int) -> DataFra
     as ``spark.read.format("delta").option("readChangeFeed", "true")`` returns them.
 
     Raises:
-        pyspark.errors.AnalysisException: as the public reader does (change feed not enabled
-            for the range, versions out of range, not a Delta table).
+        Delta's errors, as the public reader raises them (an ``AnalysisException`` when the
+        change feed was not enabled for the range, versions are out of range or the path holds
+        no table; a Java error when the log was truncated past ``start``).
     """
     direct = _change_feed_direct(spark, path, start, end)
     if direct is not None:
