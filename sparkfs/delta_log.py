@@ -96,7 +96,9 @@ def change_feed(spark: SparkSession, path: str, start: int, end: int) -> DataFra
         no table; a Java error when the log was truncated past ``start``).
     """
     direct = _change_feed_direct(spark, path, start, end)
-    if direct is not None:
-        return direct
+    return direct if direct is not None else _public_change_feed(spark, path, start, end)
+
+
+def _public_change_feed(spark: SparkSession, path: str, start: int, end: int) -> DataFrame:
     return (spark.read.format("delta").option("readChangeFeed", "true")
             .option("startingVersion", start).option("endingVersion", end).load(path))

@@ -13,7 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import DataFrame, SparkSession
 
-from sparkfs.delta_log import _change_feed_direct, _from_log, change_feed, latest_version
+from sparkfs.delta_log import (
+    _change_feed_direct,
+    _from_log,
+    _public_change_feed,
+    change_feed,
+    latest_version,
+)
 
 
 def _history_version(spark: SparkSession, path: str) -> int:
@@ -73,11 +79,6 @@ def _apply(spark: SparkSession, path: str, op: tuple) -> None:
          .option("replaceWhere", f"day = '{op[1]}'").save(path))
 
 
-def _public_feed(spark: SparkSession, path: str, start: int, end: int) -> DataFrame:
-    return (spark.read.format("delta").option("readChangeFeed", "true")
-            .option("startingVersion", start).option("endingVersion", end).load(path))
-
-
 def _rows(df: DataFrame) -> list[tuple]:
     return sorted((tuple(r) for r in df.select(*_FEED_COLUMNS).collect()), key=repr)
 
@@ -97,8 +98,8 @@ def test_change_feed_reads_what_deltas_public_reader_reads(
     stop = data.draw(st.integers(start, end), label="end")
     direct = _change_feed_direct(spark, path, start, stop)
     assert direct is not None  # the fast path answered
-    assert _rows(direct) == _rows(_public_feed(spark, path, start, stop))
-    assert _rows(change_feed(spark, path, 0, end)) == _rows(_public_feed(spark, path, 0, end))
+    assert _rows(direct) == _rows(_public_change_feed(spark, path, start, stop))
+    assert _rows(change_feed(spark, path, 0, end)) == _rows(_public_change_feed(spark, path, 0, end))
 
 
 def test_change_feed_falls_back_to_the_public_reader(spark: SparkSession, tmp_path: Path) -> None:
@@ -109,7 +110,7 @@ def test_change_feed_falls_back_to_the_public_reader(spark: SparkSession, tmp_pa
     assert _change_feed_direct(spark, plain, 1, 1) is None
     assert _change_feed_direct(spark, plain, 1, 0) is None  # a reversed range
     with pytest.raises(Exception, match=r"(?i)change data feed|CHANGE_DATA") as public:
-        _public_feed(spark, plain, 1, 1).collect()
+        _public_change_feed(spark, plain, 1, 1).collect()
     with pytest.raises(type(public.value), match=r"(?i)change data feed|CHANGE_DATA"):
         change_feed(spark, plain, 1, 1).collect()
 
@@ -125,16 +126,16 @@ def test_change_feed_falls_back_to_the_public_reader(spark: SparkSession, tmp_pa
         (Path(path) / "_delta_log" / f"{version:020d}.json").unlink()
     assert _change_feed_direct(spark, path, 1, 3) is None
     try:
-        expected: object = _rows(_public_feed(spark, path, 1, 3))
-    except Exception as exc:  # noqa: BLE001 - whatever Delta does, change_feed does the same
+        expected: object = _rows(_public_change_feed(spark, path, 1, 3))
+    except Exception as exc:  # whatever Delta does, change_feed does the same
         expected = type(exc)
     try:
         got: object = _rows(change_feed(spark, path, 1, 3))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         got = type(exc)
     assert got == expected
     (spark.createDataFrame([(9, "b", 9)], _SCHEMA).write.format("delta").mode("append")
      .save(path))  # version 4, after the checkpoint: read directly again
     direct = _change_feed_direct(spark, path, 4, 4)
     assert direct is not None
-    assert _rows(direct) == _rows(_public_feed(spark, path, 4, 4)) != []
+    assert _rows(direct) == _rows(_public_change_feed(spark, path, 4, 4)) != []
