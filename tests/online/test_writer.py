@@ -94,16 +94,22 @@ def test_older_write_is_rejected_and_expiry_follows_the_event_time(
 
 
 def test_short_ttl_expires_keys(store: RedisConfig | RedisClusterConfig) -> None:
+    # the ttl is long enough that a slow machine (or a cluster client's slot discovery)
+    # still reads it before it runs out; expiry is then waited for, not assumed after a sleep
+    ttl = 2000
     now = now_ms()
-    writer = BulkWriter(store, now_ms=now, ttl_ms=300)
-    writer.write(WriteMode.FRESH, [b"a", b"b"], [value(now, 1, 1.0), value(now - 1000, 1, 1.0)],
-                 [now + 300, now - 700])
+    writer = BulkWriter(store, now_ms=now, ttl_ms=ttl)
+    writer.write(WriteMode.FRESH, [b"a", b"b"], [value(now, 1, 1.0), value(now - 3000, 1, 1.0)],
+                 [now + ttl, now + ttl - 3000])
     writer.close()
     client = make_client(store)
-    assert 0 < client.pttl(b"a") <= 300
-    assert client.exists(b"b") == 0
-    time.sleep(0.45)
+    assert 0 < client.pttl(b"a") <= ttl
+    assert client.exists(b"b") == 0  # expired before it was written: never stored
+    deadline = time.monotonic() + 30
+    while client.exists(b"a") and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert client.exists(b"a") == 0
+    assert now_ms() >= now + ttl  # gone at its expiry, not before
 
 
 def test_writer_survives_a_redis_restart_then_reports_the_dead_node() -> None:
