@@ -250,6 +250,12 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50_ms": round(pick(0.50), 3), "p99_ms": round(pick(0.99), 3)}
 
 
+def log_error(count: int, exc: Exception) -> None:
+    """A failed request is counted in the scenario's ``errors``; the first few say why."""
+    if count <= 3:
+        log(f"request failed: {type(exc).__name__}: {exc}")
+
+
 async def closed_loop(call: Callable[[int], Awaitable[None]], concurrency: int,
                       seconds: float, n_entities: int) -> dict[str, Any]:
     latencies: list[float] = []
@@ -263,8 +269,9 @@ async def closed_loop(call: Callable[[int], Awaitable[None]], concurrency: int,
             started = time.perf_counter()
             try:
                 await call(rnd.randrange(0, ENTITIES - n_entities))
-            except Exception:
+            except Exception as exc:
                 errors += 1
+                log_error(errors, exc)
                 continue
             latencies.append(time.perf_counter() - started)
 
@@ -294,8 +301,9 @@ async def paced(call: Callable[[int], Awaitable[None]], rate: float,
         nonlocal errors
         try:
             await call(rnd.randrange(0, ENTITIES))
-        except Exception:
+        except Exception as exc:
             errors += 1
+            log_error(errors, exc)
             return
         latencies.append(time.perf_counter() - scheduled)
         sent.append(scheduled)

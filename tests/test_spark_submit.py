@@ -32,6 +32,15 @@ def _config(tmp_path: Path, extra: str = "") -> Path:
     return path
 
 
+# Few partitions, as in every test session: Delta's default 50 snapshot partitions cost ~60 s of
+# tiny tasks on two 1-core executors.
+_SMALL_CONF = (
+    "--conf", "spark.sql.shuffle.partitions=4",
+    "--conf", "spark.databricks.delta.snapshotPartitions=2",
+    "--conf", "spark.ui.enabled=false",
+)  # fmt: skip
+
+
 def _run(
     *args: str, timeout: float = 120, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -175,7 +184,7 @@ def test_local_cluster_run_matches_local_generation(spark: SparkSession, tmp_pat
     started = time.monotonic()
     result = _run(
         "--master", "local-cluster[2,1,1024]", "--config", str(_config(tmp_path)),
-        "--conf", "spark.sql.shuffle.partitions=4", "--conf", "spark.ui.enabled=false",
+        *_SMALL_CONF,
         "generate_demo", "--rows", str(rows), "--out", str(out), "--partitions", "4",
         timeout=1200,
     )  # fmt: skip
@@ -223,7 +232,7 @@ def test_materialize_on_local_cluster_matches_local_mode(spark: SparkSession, tm
         if mode == "cluster":
             result = _run(
                 "--master", "local-cluster[2,1,1024]", "--config", str(config),
-                "--conf", "spark.sql.shuffle.partitions=4", "--conf", "spark.ui.enabled=false",
+                *_SMALL_CONF,
                 "materialize", "--view", view, "--user", "tester", timeout=1200,
             )  # fmt: skip
             assert result.returncode == 0, result.stderr[-4000:]
