@@ -39,7 +39,8 @@ fi
 
 # 4. Delta's jars. delta-spark's configure_spark_with_delta_pip only sets spark.jars.packages;
 # Spark's Ivy resolves it (~/.m2 first, then the Ivy cache, then Maven Central). One tiny local
-# job fills the Ivy cache now, so later runs (tests, jobs) need no network. If Ivy cannot reach
+# job fills the Ivy cache now, so later runs (tests, jobs) need no network, and records the
+# resolved jar files (~/.cache/sparkfs) so sessions sparkfs starts skip Ivy. If Ivy cannot reach
 # Maven Central, Maven fills ~/.m2 and Ivy resolves from there.
 if ! $PY -m sparkfs.jars check; then
   log "resolving Delta's jars into the Ivy cache"

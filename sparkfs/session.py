@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from delta import configure_spark_with_delta_pip
 
+from sparkfs.jars import resolved_jars
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -48,11 +50,22 @@ def configure_builder(
     if not submitted:
         builder = builder.master(master or config.spark.master)
     builder = builder.appName(config.spark.app_name)
-    for key, value in {**BASE_SPARK_CONF, **config.spark.conf}.items():
+    settings = {**BASE_SPARK_CONF, **config.spark.conf}
+    for key, value in settings.items():
         builder = builder.config(key, value)
     if submitted:
         return builder
-    return configure_spark_with_delta_pip(builder)
+    jars = resolved_jars()
+    if jars is not None:
+        # Delta's jars as resolved once by `python -m sparkfs.jars warm`: no Ivy at start-up.
+        # The user's own spark.jars come first; their spark.jars.packages stay for Ivy.
+        return builder.config("spark.jars", ",".join([*_listed(settings.get("spark.jars")), *jars]))
+    # delta-spark's helper sets spark.jars.packages: keep the user's packages next to Delta's
+    return configure_spark_with_delta_pip(builder, extra_packages=_listed(settings.get("spark.jars.packages")))
+
+
+def _listed(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
 def build_session(config: SparkfsConfig, *, master: str | None = None) -> SparkSession:
