@@ -77,6 +77,7 @@ def test_a_list_without_delta_or_with_missing_files_is_not_recorded(
     assert not jars.jar_list_path().exists()
 
 
+@pytest.mark.slow
 def test_a_session_from_the_recorded_jars_reads_and_writes_delta(tmp_path: Path) -> None:
     """A real session in a fresh JVM built by build_session from this machine's record
     (scripts/setup.sh makes it): Delta works without spark.jars.packages."""
