@@ -206,17 +206,12 @@ def shuffle_only(spark: SparkSession, spine_dir: str, root: str) -> float:
     outputs), so this is a floor under any method that shuffles the rows once per key set.
     """
     from sparkfs.training import pit_join as engine
-    from sparkfs.training.key_groups import group_by_keys, join_key_types
+    from sparkfs.training.key_groups import group_by_keys
 
     spine = spark.read.parquet(spine_dir)
     total = 0.0
     for group in group_by_keys(sources(spark, root)):
-        types = join_key_types(spine.schema, group)
-        union = engine._spine_rows(spine, group, types, "event_timestamp")
-        for i, src in enumerate(group.sources):
-            union = union.unionByName(engine._feature_rows(src, i, group, types),
-                                      allowMissingColumns=True)
-        keys = [engine._key_col(i) for i in range(len(group.keys))]
+        union, keys = engine._union(spine, group, "event_timestamp")
         started = time.perf_counter()
         union.repartition(*keys, engine._BUCKET).write.format("noop").mode("overwrite").save()
         total += time.perf_counter() - started

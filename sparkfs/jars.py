@@ -1,7 +1,7 @@
 """Resolve Delta's jars ahead of time so that later runs work offline and start faster.
 
 ``python -m sparkfs.jars coordinate`` prints the Maven coordinate; ``check`` exits 0 when the
-jars are resolved (in the Ivy cache, with their list recorded); ``warm`` runs a tiny local
+jars are resolved (their list recorded and every listed file present); ``warm`` runs a tiny local
 Spark+Delta job that resolves them through Spark's Ivy and records the list of resolved jar
 files, so that sessions sparkfs builds afterwards name the files (``spark.jars``) instead of
 asking Ivy again at every start (~2-3 s and ~90 lines of resolution report on stderr).
@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlparse
 import pyspark
 from delta.pip_utils import configure_spark_with_delta_pip
 
-__all__ = ["delta_coordinate", "ivy_has_delta", "record_resolved_jars", "resolved_jars"]
+__all__ = ["delta_coordinate", "record_resolved_jars", "resolved_jars"]
 
 
 def delta_coordinate() -> str:
@@ -26,12 +26,6 @@ def delta_coordinate() -> str:
 
     major_minor = ".".join(pyspark.__version__.split(".")[:2])
     return f"io.delta:delta-spark_{major_minor}_2.13:{version('delta-spark')}"
-
-
-def ivy_has_delta() -> bool:
-    group, artifact, ver = delta_coordinate().split(":")
-    name = f"{group}_{artifact}-{ver}.jar"
-    return any((p / "jars" / name).is_file() for p in Path.home().glob(".ivy2*"))
 
 
 def jar_list_path() -> Path:
@@ -48,13 +42,18 @@ def _local_file(uri: str) -> Path | None:
     return Path(unquote(parsed.path) if parsed.scheme else uri)
 
 
+def _missing(jars: list[str]) -> list[str]:
+    """The entries that are not files on this machine."""
+    return [j for j in jars if (f := _local_file(j)) is None or not f.is_file()]
+
+
 def record_resolved_jars(spark_jars: str) -> list[str]:
     """Record the jar files Ivy resolved for Delta (``spark.jars`` of a session started with
     ``spark.jars.packages``). Written to a temporary file and renamed, so a reader never
     sees half a list. Raises ValueError, recording nothing, if the list has no Delta jar or
     names a file that is not on this machine."""
     jars = [j for j in spark_jars.split(",") if j]
-    missing = [j for j in jars if (f := _local_file(j)) is None or not f.is_file()]
+    missing = _missing(jars)
     group, artifact, ver = delta_coordinate().split(":")
     if missing or not any(j.endswith(f"/{group}_{artifact}-{ver}.jar") for j in jars):
         raise ValueError(f"not a resolved Delta jar list (missing: {missing[:3]}): {spark_jars[:300]}")
@@ -73,11 +72,7 @@ def resolved_jars() -> list[str] | None:
         jars = [line for line in jar_list_path().read_text().splitlines() if line]
     except OSError:
         return None
-    for jar in jars:
-        local = _local_file(jar)
-        if local is None or not local.is_file():
-            return None
-    return jars or None
+    return jars if jars and not _missing(jars) else None
 
 
 def _warm() -> None:
@@ -103,11 +98,11 @@ def main(argv: list[str]) -> int:
     if cmd == "coordinate":
         print(delta_coordinate())
         return 0
-    if cmd == "check":
-        return 0 if ivy_has_delta() and resolved_jars() is not None else 1
-    if cmd == "warm":
-        _warm()
-        return 0 if ivy_has_delta() and resolved_jars() is not None else 1
+    if cmd in ("check", "warm"):
+        # the record lists Delta's jar and is only returned while every listed file exists
+        if cmd == "warm":
+            _warm()
+        return 0 if resolved_jars() is not None else 1
     print(f"usage: python -m sparkfs.jars [coordinate|check|warm] (got {cmd!r})", file=sys.stderr)
     return 2
 

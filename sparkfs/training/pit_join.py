@@ -161,13 +161,18 @@ def _presort_key() -> Column:
     return F.shiftleft(F.col(_KEY_HASH).cast("long"), _COARSE_T_BITS) + F.coalesce(coarse, F.lit(0))
 
 
-def _join_group(spine: DataFrame, group: KeyGroup, ts: str) -> DataFrame:
-    """One shuffle + sort: spine columns followed by every output of the group's sources."""
+def _union(spine: DataFrame, group: KeyGroup, ts: str) -> tuple[DataFrame, list[str]]:
+    """The spine rows and every source's feature rows of one key set, and the key columns."""
     types = join_key_types(spine.schema, group)
     parts = [_spine_rows(spine, group, types, ts)]
     parts += [_feature_rows(s, i, group, types) for i, s in enumerate(group.sources)]
     keys = [_key_col(i) for i in range(len(group.keys))]
-    union = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), parts)
+    return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), parts), keys
+
+
+def _join_group(spine: DataFrame, group: KeyGroup, ts: str) -> DataFrame:
+    """One shuffle + sort: spine columns followed by every output of the group's sources."""
+    union, keys = _union(spine, group, ts)
     # The key hash leads the window's partition columns (a function of the keys: it changes
     # no partition) so that the pre-sort key is in the window's order. It is computed after
     # the shuffle: it never travels.
