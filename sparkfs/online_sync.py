@@ -47,7 +47,7 @@ def online_view(spark: SparkSession, workspace: Workspace, name: str) -> tuple[O
         name=name, version=version,
         keys=tuple(Field(k, schema[k]) for k in keys),
         features=tuple(Field(c, t) for c, t in schema.items() if c not in skip),
-        ttl=view.ttl,
+        ttl=view.ttl, availability_delay=view.availability_delay,
     ), table.path
 
 

@@ -15,14 +15,18 @@ slots and the client groups them per node. The control hash holds, per view, the
 counter, the live generation pointer of each definition version and the state of each
 generation; its hash tag keeps every control update of a view on one slot (atomic).
 
-Value (little-endian, packed)::
+Value (little-endian, packed): the entity's change points, ascending event time::
 
-    u8 format | i64 event_time_us | i64 ingested_at_us | null bitmap (ceil(n/8) bytes)
-    | fixed-width features in declared order (null -> zeros)
-    | variable-width features in declared order (varint length + bytes; null -> nothing)
+    u8 format | i64 last_event_time_us | i64 last_ingested_at_us
+    then per point: u32 body length | i64 event_time_us | i64 ingested_at_us
+        | null bitmap (ceil(n/8) bytes) | fixed-width features in declared order (null -> zeros)
+        | variable-width features in declared order (varint length + bytes; null -> nothing)
 
-The event time sits at a fixed offset (byte 1) so that the write script compares it without
-decoding the rest.
+The first point is the row current at the sync; the others are rows the offline table holds
+for later times (where an aggregation's events leave their windows). A lookup at ``t`` takes
+the newest point with ``event_time + availability_delay <= t``. The last point's times sit at
+a fixed offset (byte 1) so that the write script reads them without decoding the rest, and the
+length prefixes let it split and merge points without knowing the features.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from sparkfs.online.view import FIXED_TYPES, OnlineView
 __all__ = [
     "HEADER",
     "LAYOUT_VERSION",
+    "POINT_LEN",
     "VALUE_FORMAT",
     "EntityKeyCodec",
     "ValueCodec",
@@ -51,11 +56,14 @@ __all__ = [
 ]
 
 #: Version of the key layout; part of every key, bump it on any incompatible change.
-LAYOUT_VERSION = 1
+#: 2: a value holds the entity's change points, not one row.
+LAYOUT_VERSION = 2
 #: First byte of every value: the value encoding version.
-VALUE_FORMAT = 1
-#: format, event_time_us, ingested_at_us.
+VALUE_FORMAT = 2
+#: format, event_time_us and ingested_at_us of the last point (read by the write script).
 HEADER = struct.Struct("<Bqq")
+#: length of a point's body, before each point.
+POINT_LEN = struct.Struct("<I")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INT64 = struct.Struct("<q")
@@ -182,7 +190,12 @@ class EntityKeyCodec:
 
 
 class ValueCodec:
-    """Encodes one entity's event time, ingestion time and feature values to one string."""
+    """Encodes one entity's change points (event time, ingestion time, features) to one string.
+
+    A value holds the entity's row that is current at the sync and every later row the offline
+    table already has (an aggregation view's rows where events leave their windows), in
+    ascending event time. The reader picks the newest point available at the lookup time.
+    """
 
     def __init__(self, view: OnlineView) -> None:
         self.view = view
@@ -192,11 +205,12 @@ class ValueCodec:
         self.var_idx = tuple(i for i, f in enumerate(feats) if f.dtype not in FIXED_TYPES)
         self._var_is_str = tuple(feats[i].dtype == "string" for i in self.var_idx)
         codes = "".join(FIXED_TYPES[feats[i].dtype] for i in self.fixed_idx)
-        self.fixed = struct.Struct(f"<Bqq{self.n_bitmap}s{codes}")
+        #: the fixed part of a point's body: event time, ingestion time, bitmap, fixed features
+        self.fixed = struct.Struct(f"<qq{self.n_bitmap}s{codes}")
         self._zeros = tuple(False if feats[i].dtype == "bool" else 0 for i in self.fixed_idx)
 
-    def encode(self, event_us: int, ingested_us: int, values: Sequence[Any]) -> bytes:
-        """Encode a value; ``values`` are in declared feature order, ``None`` for null."""
+    def encode_point(self, event_us: int, ingested_us: int, values: Sequence[Any]) -> bytes:
+        """One length-prefixed point; ``values`` in declared feature order, ``None`` for null."""
         bitmap = 0
         fixed = []
         for slot, i in enumerate(self.fixed_idx):
@@ -214,28 +228,56 @@ class ValueCodec:
             raw = value.encode("utf-8") if is_str else bytes(value)
             tail.append(_varint(len(raw)))
             tail.append(raw)
-        head = self.fixed.pack(VALUE_FORMAT, event_us, ingested_us,
-                               bitmap.to_bytes(self.n_bitmap, "little"), *fixed)
-        return head + b"".join(tail) if tail else head
+        body = self.fixed.pack(event_us, ingested_us, bitmap.to_bytes(self.n_bitmap, "little"),
+                               *fixed)
+        if tail:
+            body += b"".join(tail)
+        return POINT_LEN.pack(len(body)) + body
 
-    def decode(self, raw: bytes) -> tuple[int, int, list[Any]]:
-        """Return ``(event_time_us, ingested_at_us, values in declared order)``.
+    def encode(self, event_us: int, ingested_us: int, values: Sequence[Any]) -> bytes:
+        """A value of one point (an entity with no later change known)."""
+        return (HEADER.pack(VALUE_FORMAT, event_us, ingested_us)
+                + self.encode_point(event_us, ingested_us, values))
 
-        Raises:
-            OnlineStoreError: the value was written by an unknown encoding version.
-        """
+    def encode_points(self, points: Sequence[tuple[int, int, Sequence[Any]]]) -> bytes:
+        """A value of several ``(event_us, ingested_us, values)`` points, ascending event time."""
+        if not points:
+            raise ValueError("a value needs at least one point")
+        last_ev, last_ing, _ = points[-1]
+        return HEADER.pack(VALUE_FORMAT, last_ev, last_ing) + b"".join(
+            self.encode_point(ev, ing, vals) for ev, ing, vals in points)
+
+    def _check(self, raw: bytes) -> None:
         if not raw or raw[0] != VALUE_FORMAT:
             raise OnlineStoreError(
                 f"value of view {self.view.name!r} has encoding {raw[:1]!r}, expected "
                 f"{VALUE_FORMAT}; resync the view with a sparkfs of the same layout version"
             )
-        _, event_us, ingested_us, bitmap_raw, *fixed = self.fixed.unpack_from(raw, 0)
+
+    def spans(self, raw: bytes) -> list[tuple[int, int]]:
+        """``(start, end)`` of every point's body, in stored (ascending event time) order."""
+        self._check(raw)
+        out = []
+        pos, size = HEADER.size, len(raw)
+        while pos < size:
+            (length,) = POINT_LEN.unpack_from(raw, pos)
+            pos += POINT_LEN.size
+            out.append((pos, pos + length))
+            pos += length
+        if pos != size or not out:
+            raise OnlineStoreError(f"value of view {self.view.name!r} is truncated or empty; "
+                                   "resync the view (`sparkfs sync --full`)")
+        return out
+
+    def decode_body(self, raw: bytes, start: int) -> tuple[int, int, list[Any]]:
+        """``(event_us, ingested_us, values)`` of the point whose body starts at ``start``."""
+        event_us, ingested_us, bitmap_raw, *fixed = self.fixed.unpack_from(raw, start)
         bitmap = int.from_bytes(bitmap_raw, "little")
         values: list[Any] = [None] * len(self.view.features)
         for slot, i in enumerate(self.fixed_idx):
             if not bitmap >> i & 1:
                 values[i] = fixed[slot]
-        pos = self.fixed.size
+        pos = start + self.fixed.size
         for i, is_str in zip(self.var_idx, self._var_is_str, strict=True):
             if bitmap >> i & 1:
                 continue
@@ -244,3 +286,28 @@ class ValueCodec:
             pos += length
             values[i] = chunk.decode("utf-8") if is_str else bytes(chunk)
         return event_us, ingested_us, values
+
+    def decode_points(self, raw: bytes) -> list[tuple[int, int, list[Any]]]:
+        """Every point of a value, ascending event time."""
+        return [self.decode_body(raw, start) for start, _ in self.spans(raw)]
+
+    def decode(self, raw: bytes) -> tuple[int, int, list[Any]]:
+        """The last point (greatest event time) of a value.
+
+        Raises:
+            OnlineStoreError: the value was written by an unknown encoding version.
+        """
+        return self.decode_body(raw, self.spans(raw)[-1][0])
+
+    def at(self, raw: bytes, available_us: int) -> tuple[int, int, list[Any]] | None:
+        """The point a lookup sees: the newest one with ``event_us <= available_us``.
+
+        ``available_us`` is the lookup time minus the view's availability delay. ``None`` when
+        every stored point lies after it (the lookup is older than the sync).
+        """
+        spans = self.spans(raw)
+        for start, _ in reversed(spans):
+            (event_us,) = _INT64.unpack_from(raw, start)
+            if event_us <= available_us:
+                return self.decode_body(raw, start)
+        return None

@@ -145,10 +145,14 @@ class _Planner:
         value_codec = self.codecs(view)[1]
         ttl_us = view.ttl_ms * 1000
         names = view.feature_names
+        available_us = now_us - view.delay_us
         for pos, raw in zip(read.positions, raws, strict=True):
             if raw is None:
                 continue
-            event_us, _, values = value_codec.decode(raw)
+            point = value_codec.at(raw, available_us)
+            if point is None:
+                continue  # every stored point lies after the lookup time
+            event_us, _, values = point
             if ttl_us and event_us + ttl_us <= now_us:
                 results[pos][view.name] = ViewValue(Status.OUTSIDE_MAX_AGE,
                                                     us_to_datetime(event_us))

@@ -1,15 +1,18 @@
-"""The conditional write script: the event-time rule enforced atomically inside Redis.
+"""The merge script: the event-time rule enforced atomically inside Redis.
 
-One ``EVALSHA`` carries many keys (all in one slot on a cluster). For each key the script reads
-the 16-byte header of the stored value (``GETRANGE 1 16``: event time and ingestion time) and
-writes only when the new value is not older, comparing ``(event_time, ingested_at)``
-lexicographically, the tie rule of the offline store. It sets ``PXAT event_time + ttl`` in the
-same step and skips a value already outside its ttl. Reading and writing inside one script is
-what makes concurrent or replayed writers safe: a read-then-write from the client could
-interleave with another writer.
+One ``EVALSHA`` carries many keys (all in one slot on a cluster). A value is an entity's
+change points (``layout.py``); for each key the script merges the points it is given with the
+stored ones: one point per event time, the latest ``_ingested_at`` winning (the offline tie
+rule; on a full tie the new point), then drops the points a lookup can no longer see (all
+before the one current at ``now``) and those outside the ttl at ``now``. So an older row never
+replaces a newer one, and a replayed or concurrent write changes nothing it should not. It sets
+``PXAT`` to the last point's event time + ttl in the same step, and leaves a key whose merged
+value is unchanged untouched (not counted as written). Reading and writing inside one script is
+what makes this atomic: a read-then-write from the client could interleave with another writer.
 
-ARGV: ``now_ms``, ``ttl_ms`` (0 = no ttl), ``force`` (``1`` = skip the comparison; used when
-the offline store deleted the newer row), then one value per key. Returns the number written.
+ARGV: ``now_ms``, ``ttl_ms`` (0 = no ttl), ``force`` (``1`` = replace instead of merging; used
+when the offline store deleted a row), ``delay_us`` (the view's availability delay), then one
+value per key. Returns the number written.
 """
 
 from __future__ import annotations
@@ -22,30 +25,66 @@ WRITE_SCRIPT = r"""
 local now = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local force = ARGV[3] == '1'
+local delay = tonumber(ARGV[4])
+local now_us = now * 1000
+local horizon = now_us - ttl * 1000
+local FORMAT = 2
+
+local function split(v, src, out)
+  local pos, size = 18, #v
+  while pos <= size do
+    local len = struct.unpack('<I4', v, pos)
+    local ev, ing = struct.unpack('<i8i8', v, pos + 4)
+    out[#out + 1] = {ev, ing, src, string.sub(v, pos, pos + 3 + len)}
+    pos = pos + 4 + len
+  end
+end
+
+local function before(a, b)
+  if a[1] ~= b[1] then return a[1] < b[1] end
+  if a[2] ~= b[2] then return a[2] < b[2] end
+  return a[3] < b[3]
+end
+
 local written = 0
 for i = 1, #KEYS do
-  local v = ARGV[i + 3]
-  local ev, ing = struct.unpack('<i8i8', v, 2)
-  local exp = math.floor(ev / 1000) + ttl
-  if ttl == 0 or exp > now then
-    local ok = true
-    if not force then
-      local old = redis.call('GETRANGE', KEYS[i], 1, 16)
-      if #old == 16 then
-        local oev, oing = struct.unpack('<i8i8', old)
-        if oev > ev or (oev == ev and oing > ing) then ok = false end
-      end
+  local v = ARGV[i + 4]
+  local old = false
+  local pts = {}
+  if not force then
+    old = redis.call('GET', KEYS[i])
+    if old and string.byte(old, 1) == FORMAT then split(old, 0, pts) end
+  end
+  split(v, 1, pts)
+  table.sort(pts, before)
+  local kept = {}
+  for j = 1, #pts do
+    if j == #pts or pts[j + 1][1] ~= pts[j][1] then kept[#kept + 1] = pts[j] end
+  end
+  local first = 1
+  for j = 1, #kept do
+    if kept[j][1] + delay <= now_us then first = j end
+  end
+  local parts, last = {}, nil
+  for j = first, #kept do
+    if ttl == 0 or kept[j][1] > horizon then
+      parts[#parts + 1] = kept[j][4]
+      last = kept[j]
     end
-    if ok then
+  end
+  if last == nil then
+    if force then redis.call('DEL', KEYS[i]) end
+  else
+    local value = string.char(FORMAT) .. string.sub(last[4], 5, 20) .. table.concat(parts)
+    if value ~= old then
       if ttl > 0 then
-        redis.call('SET', KEYS[i], v, 'PXAT', string.format('%d', exp))
+        local exp = math.floor(last[1] / 1000) + ttl
+        redis.call('SET', KEYS[i], value, 'PXAT', string.format('%d', exp))
       else
-        redis.call('SET', KEYS[i], v)
+        redis.call('SET', KEYS[i], value)
       end
       written = written + 1
     end
-  elseif force then
-    redis.call('DEL', KEYS[i])
   end
 end
 return written

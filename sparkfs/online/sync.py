@@ -24,8 +24,8 @@ from sparkfs.delta_log import change_feed, latest_version
 from sparkfs.errors import OnlineStoreError
 from sparkfs.online.checkpoints import Checkpoint, CheckpointStore
 from sparkfs.online.generations import GenerationLostError, Generations
-from sparkfs.online.latest import changed_latest, latest_per_entity, rows_for_deleted
 from sparkfs.online.layout import data_prefix
+from sparkfs.online.points import changed_points, points_for_deleted, points_per_entity
 from sparkfs.online.task import COUNTS_SCHEMA, WriteTask
 from sparkfs.online.topology import OnlineTarget, make_client, node_label
 from sparkfs.online.view import OnlineView
@@ -112,10 +112,6 @@ class _Context:
     to_version: int
     grace_s: float
 
-    @property
-    def min_event_time(self) -> datetime | None:
-        return None if self.view.ttl is None else self.now - self.view.ttl
-
     def task(self, generation: int, mode: WriteMode) -> WriteTask:
         prefix = data_prefix(self.online.namespace, self.view.name, self.view.version, generation)
         return WriteTask(view=self.view, online=self.online, prefix=prefix, mode=mode,
@@ -133,8 +129,8 @@ def _full(ctx: _Context, previous: Checkpoint | None,
                           lambda: gens.collect(view.name, grace_s=ctx.grace_s, wait=False))
     generation = _retrying(ctx.online, "allocating a generation",
                            lambda: gens.begin(view.name, view.version))
-    latest = latest_per_entity(ctx.snapshot(), view, ctx.min_event_time)
-    counts = _run_write(latest, ctx.task(generation, WriteMode.FRESH))
+    points = points_per_entity(ctx.snapshot(), view, ctx.now)
+    counts = _run_write(points, ctx.task(generation, WriteMode.FRESH))
     try:
         _retrying(ctx.online, "publishing the generation",
                   lambda: gens.publish(view.name, view.version, generation))
@@ -154,10 +150,10 @@ def _full(ctx: _Context, previous: Checkpoint | None,
 
 def _incremental(ctx: _Context, generation: int, start: int) -> WriteCounts:
     cdf = change_feed(ctx.spark, ctx.table_path, start, ctx.to_version)
-    counts = _run_write(changed_latest(cdf, ctx.view, ctx.min_event_time),
+    counts = _run_write(changed_points(cdf, ctx.view, ctx.now),
                         ctx.task(generation, WriteMode.CONDITIONAL))
     if counts.deferred:
-        fixes = rows_for_deleted(cdf, ctx.snapshot(), ctx.view, ctx.min_event_time)
+        fixes = points_for_deleted(cdf, ctx.snapshot(), ctx.view, ctx.now)
         counts.add(_run_write(fixes, ctx.task(generation, WriteMode.CONDITIONAL)))
     live = _retrying(ctx.online, "checking the generation pointer",
                      lambda: ctx.gens.live(ctx.view.name, ctx.view.version))

@@ -9,6 +9,7 @@ collecting data.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,13 +19,16 @@ import pyarrow.compute as pc
 
 from sparkfs.config import RedisConfig
 from sparkfs.online.frames import fresh_set_frames
-from sparkfs.online.layout import VALUE_FORMAT, EntityKeyCodec, ValueCodec
+from sparkfs.online.layout import POINT_LEN, VALUE_FORMAT, EntityKeyCodec, ValueCodec
 from sparkfs.online.topology import OnlineTarget
 from sparkfs.online.view import FIXED_TYPES, OnlineView
 from sparkfs.online.writer import BulkWriter, WriteCounts, WriteMode
 
-__all__ = ["COUNTS_SCHEMA", "OP_COLUMN", "WriteTask", "encode_batch"]
+__all__ = ["COUNTS_SCHEMA", "OP_COLUMN", "POINTS_COLUMN", "WriteTask", "encode_batch"]
 
+#: Column of each entity's change points: a list of ``struct<event_timestamp, _ingested_at,
+#: features...>`` in ascending event time (see ``points.py``).
+POINTS_COLUMN = "_points"
 #: Optional int8 column choosing the mode per row: 0 = the task's mode, 1 = force, 2 = delete,
 #: 3 = deferred (not written, only counted).
 OP_COLUMN = "_op"
@@ -65,16 +69,64 @@ def _keys(batch: pa.RecordBatch, view: OnlineView, prefix: bytes) -> list[bytes]
     return [prefix + codec.encode(row) for row in zip(*columns, strict=True)]
 
 
-def _fixed_array(batch: pa.RecordBatch, view: OnlineView, ev: np.ndarray,
-                 ing: np.ndarray) -> np.ndarray:
-    """One packed value per row as a numpy structured array (fixed-width features only)."""
+@dataclass(frozen=True)
+class _Points:
+    """The change points of one batch's entities, flattened: entity ``i`` owns points
+    ``starts[i]:starts[i + 1]`` (ascending event time, one per event time)."""
+
+    table: pa.RecordBatch
+    starts: np.ndarray
+    ev: np.ndarray
+    ing: np.ndarray
+
+    @property
+    def counts(self) -> np.ndarray:
+        return np.diff(self.starts)
+
+    @property
+    def last(self) -> np.ndarray:
+        """Index of each entity's last point (-1 for an entity without points)."""
+        return self.starts[1:] - 1
+
+
+def _points(batch: pa.RecordBatch) -> _Points:
+    """Flatten the ``_points`` column; of several points at one event time the last (the
+    greatest ``(ingested_at, features)``, as the arrays come sorted) is kept."""
+    lists = batch.column(POINTS_COLUMN)
+    lengths = np.asarray(pc.fill_null(pc.list_value_length(lists), 0)
+                         .to_numpy(zero_copy_only=False), dtype=np.int64)
+    flat = pc.list_flatten(lists)
+    table = pa.RecordBatch.from_struct_array(flat) if len(flat) else None
+    owner = np.repeat(np.arange(len(lengths)), lengths)
+    ev = _micros(table.column("event_timestamp")) if table is not None else np.zeros(0, np.int64)
+    keep = np.ones(len(ev), dtype=bool)
+    if len(ev) > 1:
+        keep[:-1] = ~((owner[:-1] == owner[1:]) & (ev[:-1] == ev[1:]))
+    if table is not None and not keep.all():
+        table = table.filter(pa.array(keep))
+        owner, ev = owner[keep], ev[keep]
+    starts = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owner, minlength=len(lengths)), out=starts[1:])
+    if table is None:
+        table = pa.RecordBatch.from_pydict({})
+    ing = _micros(table.column("_ingested_at")) if len(ev) else np.zeros(0, np.int64)
+    return _Points(table, starts, ev, ing)
+
+
+def _point_dtype(view: OnlineView) -> np.dtype:
     codec = ValueCodec(view)
-    fields = [("fmt", "u1"), ("ev", "<i8"), ("ing", "<i8"), ("bm", "u1", (codec.n_bitmap,))]
+    fields = [("len", "<u4"), ("ev", "<i8"), ("ing", "<i8"), ("bm", "u1", (codec.n_bitmap,))]
     fields += [(f"f{i}", _NP_CODES[FIXED_TYPES[f.dtype]]) for i, f in enumerate(view.features)]
-    arr = np.zeros(batch.num_rows, dtype=np.dtype(fields))
-    arr["fmt"], arr["ev"], arr["ing"] = VALUE_FORMAT, ev, ing
+    return np.dtype(fields)
+
+
+def _fixed_points(points: _Points, view: OnlineView) -> np.ndarray:
+    """One length-prefixed point per row as a numpy structured array (fixed-width features)."""
+    dtype = _point_dtype(view)
+    arr = np.zeros(len(points.ev), dtype=dtype)
+    arr["len"], arr["ev"], arr["ing"] = dtype.itemsize - POINT_LEN.size, points.ev, points.ing
     for i, feat in enumerate(view.features):
-        column = batch.column(feat.name)
+        column = points.table.column(feat.name)
         if column.null_count:
             mask = np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=np.uint8)
             arr["bm"][:, i // 8] |= mask << (i % 8)
@@ -83,32 +135,55 @@ def _fixed_array(batch: pa.RecordBatch, view: OnlineView, ev: np.ndarray,
     return arr
 
 
-def _fixed_values(batch: pa.RecordBatch, view: OnlineView, ev: np.ndarray,
-                  ing: np.ndarray) -> list[bytes]:
-    arr = _fixed_array(batch, view, ev, ing)
-    buf, width = arr.tobytes(), arr.dtype.itemsize
-    return [buf[j * width : (j + 1) * width] for j in range(batch.num_rows)]
+def _headers(points: _Points) -> list[bytes]:
+    last = points.last
+    head = np.zeros(len(last), dtype=[("fmt", "u1"), ("ev", "<i8"), ("ing", "<i8")])
+    head["fmt"] = VALUE_FORMAT
+    has = last >= 0
+    head["ev"][has], head["ing"][has] = points.ev[last[has]], points.ing[last[has]]
+    buf, width = head.tobytes(), head.dtype.itemsize
+    return [buf[j * width : (j + 1) * width] for j in range(len(last))]
+
+
+def _point_bytes(points: _Points, view: OnlineView) -> tuple[bytes, list[int]]:
+    """Every point encoded back to back, and the byte offset where each point starts."""
+    if not len(points.ev):
+        return b"", [0]
+    if all(f.dtype in FIXED_TYPES for f in view.features):
+        arr = _fixed_points(points, view)
+        width = arr.dtype.itemsize
+        return arr.tobytes(), [j * width for j in range(len(arr) + 1)]
+    codec = ValueCodec(view)
+    columns = [points.table.column(f.name).to_pylist() for f in view.features]
+    rows = zip(*columns, strict=True) if columns else ([] for _ in range(len(points.ev)))
+    parts = [codec.encode_point(int(e), int(i), row)
+             for e, i, row in zip(points.ev.tolist(), points.ing.tolist(), rows, strict=True)]
+    offsets = [0, *itertools.accumulate(len(p) for p in parts)]
+    return b"".join(parts), offsets
 
 
 def encode_batch(batch: pa.RecordBatch, view: OnlineView,
-                 prefix: bytes) -> tuple[list[bytes], list[bytes], np.ndarray]:
-    """Keys, values and event times (µs) of one Arrow batch, in the layout of ``layout.py``."""
-    ev = _micros(batch.column("event_timestamp"))
-    ing = _micros(batch.column("_ingested_at"))
+                 prefix: bytes) -> tuple[list[bytes], list[bytes | None], np.ndarray]:
+    """Keys, values (``None`` for an entity without points) and each value's last event time
+    (µs) of one Arrow batch, in the layout of ``layout.py``."""
+    points = _points(batch)
     keys = _keys(batch, view, prefix)
-    if all(f.dtype in FIXED_TYPES for f in view.features):
-        values = _fixed_values(batch, view, ev, ing)
-    else:
-        codec = ValueCodec(view)
-        columns = [batch.column(f.name).to_pylist() for f in view.features]
-        rows = zip(*columns, strict=True) if columns else ([] for _ in range(batch.num_rows))
-        values = [codec.encode(int(e), int(i), row)
-                  for e, i, row in zip(ev.tolist(), ing.tolist(), rows, strict=True)]
-    return keys, values, ev
+    heads = _headers(points)
+    buf, offsets = _point_bytes(points, view)
+    starts = points.starts.tolist()
+    values: list[bytes | None] = [
+        heads[j] + buf[offsets[starts[j]] : offsets[starts[j + 1]]] if starts[j + 1] > starts[j]
+        else None
+        for j in range(len(keys))
+    ]
+    last = points.last
+    last_ev = np.where(last >= 0, points.ev[np.maximum(last, 0)] if len(points.ev) else 0, 0)
+    return keys, values, np.asarray(last_ev, dtype=np.int64)
 
 
 def _framed_fresh(writer: BulkWriter, task: WriteTask, batch: pa.RecordBatch) -> WriteCounts | None:
-    """The vectorised path of a full refresh (see ``frames.py``); ``None`` when it does not apply."""
+    """The vectorised path of a full refresh (see ``frames.py``) when every entity of the batch
+    has one point; ``None`` when it does not apply."""
     view = task.view
     if (task.mode is not WriteMode.FRESH or not isinstance(task.online, RedisConfig)
             or not writer.ttl_ms or (OP_COLUMN in batch.schema.names and
@@ -116,10 +191,18 @@ def _framed_fresh(writer: BulkWriter, task: WriteTask, batch: pa.RecordBatch) ->
             or len(view.keys) != 1 or view.keys[0].dtype not in ("int32", "int64")
             or not all(f.dtype in FIXED_TYPES for f in view.features)):
         return None
-    ev = _micros(batch.column("event_timestamp"))
+    points = _points(batch)
+    if not (points.counts == 1).all():
+        return None
+    ev = points.ev
     expire = ev // 1000 + writer.ttl_ms
     live = expire > task.now_ms
-    values = _fixed_array(batch, view, ev, _micros(batch.column("_ingested_at")))
+    point_arr = _fixed_points(points, view)
+    dtype = np.dtype([("fmt", "u1"), ("lev", "<i8"), ("ling", "<i8"),
+                      ("pt", f"V{point_arr.dtype.itemsize}")])
+    values = np.zeros(len(ev), dtype=dtype)
+    values["fmt"], values["lev"], values["ling"] = VALUE_FORMAT, ev, points.ing
+    values["pt"] = point_arr.view(f"V{point_arr.dtype.itemsize}")
     ids = np.asarray(batch.column(view.keys[0].name).to_numpy(zero_copy_only=False))
     payload = fresh_set_frames(task.prefix, ids[live], values[live], expire[live])
     if payload is None:
@@ -139,6 +222,8 @@ def _write_slice(writer: BulkWriter, task: WriteTask, batch: pa.RecordBatch) -> 
     counts = WriteCounts(deferred=int((ops == 3).sum()))
     for op, mode in ((0, task.mode), (1, WriteMode.FORCE), (2, WriteMode.DELETE)):
         idx = np.flatnonzero(ops == op)
+        if mode is not WriteMode.DELETE:
+            idx = idx[[values[i] is not None for i in idx.tolist()]]
         if idx.size == 0:
             continue
         if mode is WriteMode.FRESH and writer.ttl_ms:
@@ -150,17 +235,16 @@ def _write_slice(writer: BulkWriter, task: WriteTask, batch: pa.RecordBatch) -> 
         else:
             exp_list = None
         sub = idx.tolist()
-        if len(sub) == len(keys):
-            k, v = keys, values
-        else:
-            k, v = [keys[i] for i in sub], [values[i] for i in sub]
+        k = [keys[i] for i in sub]
+        v = None if mode is WriteMode.DELETE else [values[i] or b"" for i in sub]
         counts.add(writer.write(mode, k, v, exp_list))
     return counts
 
 
 def write_batches(batches: Iterator[pa.RecordBatch], task: WriteTask) -> Iterator[pa.RecordBatch]:
     """Write every row of one partition in batches of ``online.batch_size``; yield counters."""
-    writer = BulkWriter(task.online, now_ms=task.now_ms, ttl_ms=task.view.ttl_ms)
+    writer = BulkWriter(task.online, now_ms=task.now_ms, ttl_ms=task.view.ttl_ms,
+                        delay_us=task.view.delay_us)
     total = WriteCounts()
     size = task.online.batch_size
     try:

@@ -70,6 +70,8 @@ class OnlineView:
         keys: entity join key columns in their declared order (composite keys allowed).
         features: feature columns in their declared order.
         ttl: how old a value may be and still be served; ``None`` for no limit.
+        availability_delay: how long after its event time a row may be served, as the
+            point-in-time join places it (``E + delay <= t``), so online equals offline.
     """
 
     name: str
@@ -77,6 +79,7 @@ class OnlineView:
     keys: tuple[Field, ...]
     features: tuple[Field, ...]
     ttl: timedelta | None = None
+    availability_delay: timedelta = timedelta(0)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "keys", tuple(self.keys))
@@ -107,6 +110,8 @@ class OnlineView:
             problems.append(f"duplicate column names {dupes}")
         if self.ttl is not None and self.ttl <= timedelta(0):
             problems.append("ttl must be positive, or None for no limit")
+        if self.availability_delay < timedelta(0):
+            problems.append("availability_delay must not be negative")
         return problems
 
     @property
@@ -123,3 +128,8 @@ class OnlineView:
         if self.ttl is None:
             return 0
         return int(self.ttl / timedelta(milliseconds=1))
+
+    @property
+    def delay_us(self) -> int:
+        """The availability delay in microseconds."""
+        return self.availability_delay // timedelta(microseconds=1)

@@ -6,9 +6,10 @@ Runs on Spark executors (one writer per partition task). Three write modes:
   refresh). Each entity appears once in a refresh and nobody else writes that generation, so
   there is no older/newer race to arbitrate, and plain SET is about 3x cheaper for Redis than
   the script (see docs/online-store.md, measured figures).
-* ``CONDITIONAL``: the write script (:mod:`sparkfs.online.script`), one ``EVALSHA`` per chunk
-  of same-slot keys: the event-time rule, enforced atomically in Redis.
-* ``FORCE``: the script without the comparison (an offline delete made an older row the latest).
+* ``CONDITIONAL``: the merge script (:mod:`sparkfs.online.script`), one ``EVALSHA`` per chunk
+  of same-slot keys: the given change points merged into the stored ones under the event-time
+  rule, enforced atomically in Redis.
+* ``FORCE``: the script replacing instead of merging (an offline delete removed a stored row).
 * ``DELETE``: ``UNLINK`` (an entity has no row left within ttl after an offline delete).
 
 Every batch is idempotent, so a failed batch is simply sent again after reconnecting (and, on a
@@ -66,10 +67,12 @@ class _Retry(Exception):
 class BulkWriter:
     """Writes batches of (key, value) to the online store; one instance per task."""
 
-    def __init__(self, online: OnlineTarget, *, now_ms: int, ttl_ms: int) -> None:
+    def __init__(self, online: OnlineTarget, *, now_ms: int, ttl_ms: int,
+                 delay_us: int = 0) -> None:
         self.online = online
         self.now_ms = now_ms
         self.ttl_ms = ttl_ms
+        self.delay_us = delay_us
         self._topology: Topology | None = None
         self._conns: dict[int, Connection] = {}
 
@@ -248,7 +251,7 @@ class BulkWriter:
         else:
             chunks = [idx[j : j + _SCRIPT_CHUNK] for j in range(0, len(idx), _SCRIPT_CHUNK)]
         force = b"1" if mode is WriteMode.FORCE else b"0"
-        head = [b"%d" % self.now_ms, b"%d" % self.ttl_ms, force]
+        head = [b"%d" % self.now_ms, b"%d" % self.ttl_ms, force, b"%d" % self.delay_us]
         payload = b"".join(
             command(b"EVALSHA", _SHA, len(c), *[keys[i] for i in c], *head, *[values[i] for i in c])
             for c in chunks

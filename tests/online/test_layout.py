@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sparkfs.errors import DefinitionError, OnlineStoreError, ValidationError
 from sparkfs.online.layout import (
     LAYOUT_VERSION,
+    VALUE_FORMAT,
     EntityKeyCodec,
     ValueCodec,
     control_key,
@@ -59,7 +60,7 @@ def test_values_round_trip_with_nulls(case: tuple[OnlineView, list[object]], ev:
     view, values = case
     codec = ValueCodec(view)
     raw = codec.encode(ev, ing, values)
-    assert raw[0] == 1
+    assert raw[0] == VALUE_FORMAT
     got_ev, got_ing, got = codec.decode(raw)
     assert (got_ev, got_ing) == (ev, ing)
     assert all(same(a, b) for a, b in zip(values, got, strict=True)), (values, got)
@@ -104,32 +105,65 @@ def test_bad_key_values_name_the_column() -> None:
 @given(st.data())
 def test_vectorised_encoding_matches_the_codec(data: st.DataObject) -> None:
     fixed = ["bool", "int32", "int64", "float32", "float64"]
-    types = data.draw(st.lists(st.sampled_from(fixed), min_size=1, max_size=10))
+    kinds = data.draw(st.sampled_from([fixed, [*fixed, "string", "bytes"]]))
+    types = data.draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=10))
     view = view_of(types)
     n = data.draw(st.integers(1, 8))
     arrow_types = {"bool": pa.bool_(), "int32": pa.int32(), "int64": pa.int64(),
-                   "float32": pa.float32(), "float64": pa.float64()}
-    cols = {"id": pa.array(data.draw(st.lists(INT64, min_size=n, max_size=n)), pa.int64()),
-            "event_timestamp": pa.array(list(range(n)), pa.timestamp("us", tz="UTC")),
-            "_ingested_at": pa.array([7] * n, pa.timestamp("us", tz="UTC"))}
-    for i, t in enumerate(types):
-        strat = st.none() | (STRATEGIES[t] if t != "float32" else st.floats(width=32))
-        cols[f"f{i}"] = pa.array(data.draw(st.lists(strat, min_size=n, max_size=n)),
-                                 arrow_types[t])
-    batch = pa.RecordBatch.from_pydict(cols)
-    keys, values, _ = encode_batch(batch, view, b"p:")
+                   "float32": pa.float32(), "float64": pa.float64(), "string": pa.string(),
+                   "bytes": pa.binary()}
+    ids = data.draw(st.lists(INT64, min_size=n, max_size=n))
+    # per entity 0..3 points, ascending event time; an event time may repeat (the last wins)
+    entities = []
+    for _ in range(n):
+        times = sorted(data.draw(st.lists(st.integers(0, 5), max_size=3)))
+        points = []
+        for t in times:
+            row = [data.draw(st.none() | (STRATEGIES[ty] if ty != "float32"
+                                          else st.floats(width=32))) for ty in types]
+            points.append({"event_timestamp": t, "_ingested_at": 7, **{f"f{i}": v for i, v in
+                                                                        enumerate(row)}})
+        entities.append(points)
+    point_type = pa.struct([("event_timestamp", pa.timestamp("us", tz="UTC")),
+                            ("_ingested_at", pa.timestamp("us", tz="UTC")),
+                            *[(f"f{i}", arrow_types[t]) for i, t in enumerate(types)]])
+    batch = pa.RecordBatch.from_pydict({
+        "id": pa.array(ids, pa.int64()),
+        "_points": pa.array(entities, pa.list_(point_type))})
+    keys, values, last_ev = encode_batch(batch, view, b"p:")
     codec, key_codec = ValueCodec(view), EntityKeyCodec(view)
-    for j in range(n):
-        row = [cols[f"f{i}"][j].as_py() for i in range(len(types))]
-        assert values[j] == codec.encode(j, 7, row)
-        assert keys[j] == b"p:" + key_codec.encode((cols["id"][j].as_py(),))
+    for j, points in enumerate(entities):
+        assert keys[j] == b"p:" + key_codec.encode((ids[j],))
+        kept = [p for k, p in enumerate(points)
+                if k + 1 == len(points) or points[k + 1]["event_timestamp"] != p["event_timestamp"]]
+        if not kept:
+            assert values[j] is None
+            continue
+        expected = codec.encode_points([(p["event_timestamp"], 7,
+                                         [p[f"f{i}"] for i in range(len(types))]) for p in kept])
+        assert values[j] == expected
+        assert last_ev[j] == kept[-1]["event_timestamp"]
+        decoded = codec.decode_points(expected)
+        assert [d[0] for d in decoded] == [p["event_timestamp"] for p in kept]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=6, unique=True), st.integers(-5, 60))
+def test_a_lookup_sees_the_newest_point_available_at_its_time(times: list[int], t: int) -> None:
+    codec = ValueCodec(view_of(["int64"]))
+    times.sort()
+    raw = codec.encode_points([(e, 0, [e * 10]) for e in times])
+    got = codec.at(raw, t)
+    past = [e for e in times if e <= t]
+    assert got == ((past[-1], 0, [past[-1] * 10]) if past else None)
+    assert codec.decode(raw) == (times[-1], 0, [times[-1] * 10])
 
 
 def test_key_layout_is_versioned_and_cluster_safe() -> None:
     prefix = data_prefix("sfs", "driver_stats", "3f2a9c1be0d4aa", 7)
     assert prefix == f"sfs:{LAYOUT_VERSION}:driver_stats:3f2a9c1b:7:".encode()
     assert b"{" not in prefix  # data keys spread over all slots
-    assert control_key("sfs", "driver_stats") == "sfs:1:{driver_stats}:ctl"
+    assert control_key("sfs", "driver_stats") == f"sfs:{LAYOUT_VERSION}:{{driver_stats}}:ctl"
     assert escape_glob(b"a*b[c]") == b"a\\*b\\[c\\]"
 
 

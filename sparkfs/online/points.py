@@ -1,0 +1,125 @@
+"""What to push: per entity, its change points from a snapshot or from a change feed.
+
+Pure ``DataFrame -> DataFrame`` functions; the sync chooses the input and writes the output.
+
+The online store must answer at any lookup time ``t`` after a sync what a point-in-time join
+answers for ``(entity, t)``: the row with the greatest event time ``E`` such that
+``E + availability_delay <= t`` (ties: latest ``_ingested_at``). The greatest stored event time
+is *not* that row: an aggregation view's table holds rows in the future of the sync, where
+events leave their windows (a ``txn_count_1h`` drops to 0 an hour after the last event). So an
+entity's value holds its **change points**: the row current at the sync ``now`` (the greatest
+``(E, _ingested_at, features...)`` tuple available at ``now``, nulls lowest) and every row
+that becomes available later, ascending. Points already outside the ttl at ``now`` can never be
+served and are dropped. The reader then picks the newest point available at ``t``, without
+another sync. How many points there are is bounded by the table: for an aggregation view, by
+the longest window over the grain; a plain view normally has none in the future.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from sparkfs.online.layout import datetime_to_us
+from sparkfs.online.task import OP_COLUMN, POINTS_COLUMN
+from sparkfs.online.view import OnlineView
+
+__all__ = ["OP_DEFERRED", "changed_points", "points_for_deleted", "points_per_entity"]
+
+#: ``_op`` of an entity whose change feed holds a delete: handled by :func:`points_for_deleted`.
+OP_DEFERRED = 3
+_UPSERTS = ("insert", "update_postimage")
+_E, _ING = "event_timestamp", "_ingested_at"
+
+
+def _names(view: OnlineView) -> list[str]:
+    return [_E, _ING, *view.feature_names]
+
+
+def _keys_ok(view: OnlineView) -> Column:
+    cond = F.lit(True)
+    for key in view.key_names:
+        cond = cond & F.col(key).isNotNull()
+    return cond
+
+
+def _cut(points: Column, view: OnlineView, now: datetime) -> Column:
+    """From an entity's points (ascending), the current one at ``now`` and every later one,
+    without those outside the ttl at ``now``."""
+    now_us, delay_us = datetime_to_us(now), view.delay_us
+
+    def available(p: Column) -> Column:
+        return F.unix_micros(p[_E]) + F.lit(delay_us) <= F.lit(now_us)
+
+    past = F.filter(points, available)
+    current = F.when(F.size(past) > 0, F.element_at(past, -1))
+    later = F.filter(points, lambda p: ~available(p))
+    kept = F.when(current.isNull(), later).otherwise(F.concat(F.array(current), later))
+    if view.ttl is None:
+        return kept
+    horizon = now_us - view.ttl_ms * 1000
+    return F.filter(kept, lambda p: F.unix_micros(p[_E]) > F.lit(horizon))
+
+
+def _collected(df: DataFrame, view: OnlineView, *extra: Column) -> DataFrame:
+    return df.groupBy(*view.key_names).agg(
+        F.sort_array(F.collect_list(F.struct(*[F.col(n) for n in _names(view)]))).alias("_all"),
+        *extra)
+
+
+def points_per_entity(df: DataFrame, view: OnlineView, now: datetime) -> DataFrame:
+    """Per entity with a servable row: ``keys..., _points, _op = 0`` (see the module doc).
+
+    Before the grouping, a ``dense_rank`` over (the row's sort tuple if available at ``now``,
+    else one value shared by all later rows), descending, keeps per key every later row and
+    at most two available ones: Spark applies such a rank filter before the shuffle (its
+    window group limit), so a long history of a plain view does not travel.
+    """
+    names = _names(view)
+    now_us, delay_us = datetime_to_us(now), view.delay_us
+    available = F.unix_micros(F.col(_E)) + F.lit(delay_us) <= F.lit(now_us)
+    order = [F.when(available, F.col(n)).desc_nulls_last() for n in names]
+    order.insert(0, available.cast("int").asc())
+    rank = F.dense_rank().over(Window.partitionBy(*view.key_names).orderBy(*order))
+    rows = (df.filter(_keys_ok(view) & F.col(_E).isNotNull()).withColumn("_rank", rank)
+            .where(F.col("_rank") <= 2).drop("_rank"))
+    grouped = _collected(rows, view)
+    cut = grouped.select(*view.key_names, _cut(F.col("_all"), view, now).alias(POINTS_COLUMN))
+    return (cut.where(F.size(POINTS_COLUMN) > 0)
+            .withColumn(OP_COLUMN, F.lit(0).cast("byte")))
+
+
+def changed_points(cdf: DataFrame, view: OnlineView, now: datetime) -> DataFrame:
+    """Per entity touched by the change feed: the points of its inserted/updated rows.
+
+    The write script merges them with the stored points (a merge never lets an older row
+    replace a newer one). Entities with a ``delete`` in the feed get ``_op`` =
+    :data:`OP_DEFERRED` (the writer skips and counts them; the sync then recomputes them from
+    the snapshot). Entities whose changes cannot be served produce no row.
+    """
+    upsert = F.col("_change_type").isin(*_UPSERTS) & F.col(_E).isNotNull()
+    value = F.struct(*[F.col(n) for n in _names(view)])
+    grouped = cdf.filter(_keys_ok(view)).groupBy(*view.key_names).agg(
+        F.sort_array(F.collect_list(F.when(upsert, value))).alias("_all"),
+        F.max((F.col("_change_type") == "delete").cast("int")).alias("_del"))
+    cut = grouped.select(*view.key_names, _cut(F.col("_all"), view, now).alias(POINTS_COLUMN),
+                         F.col("_del"))
+    kept = cut.where((F.size(POINTS_COLUMN) > 0) | (F.col("_del") == 1))
+    op = F.when(F.col("_del") == 1, F.lit(OP_DEFERRED)).otherwise(0).cast("byte")
+    return kept.select(*view.key_names, POINTS_COLUMN, op.alias(OP_COLUMN))
+
+
+def points_for_deleted(cdf: DataFrame, snapshot: DataFrame, view: OnlineView,
+                       now: datetime) -> DataFrame:
+    """For entities with a delete in the feed, the truth from the snapshot: their points
+    written without merging (``_op`` = 1, a stored row is gone) or, when nothing servable is
+    left, a delete (``_op`` = 2)."""
+    deleted = (cdf.filter(F.col("_change_type") == "delete").select(*view.key_names)
+               .dropna().distinct())
+    truth = points_per_entity(snapshot.join(deleted, list(view.key_names), "left_semi"), view,
+                              now).drop(OP_COLUMN)
+    joined = deleted.join(truth, list(view.key_names), "left")
+    op = F.when(F.col(POINTS_COLUMN).isNull(), F.lit(2)).otherwise(1).cast("byte")
+    return joined.withColumn(OP_COLUMN, op)
