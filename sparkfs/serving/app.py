@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from sparkfs.clock import Clock, utc_now
 from sparkfs.config import SparkfsConfig, load_config
 from sparkfs.errors import SparkfsError, ValidationError
 from sparkfs.serving.api import catalog, lookup, ops
@@ -37,16 +38,19 @@ async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     return error_response(ValidationError(validation_message(exc.errors())))
 
 
-def create_app(settings: SparkfsConfig, *, workspace: Workspace | None = None) -> FastAPI:
+def create_app(settings: SparkfsConfig, *, workspace: Workspace | None = None,
+               clock: Clock = utc_now) -> FastAPI:
     """Build the serving app for a project.
 
     Args:
         settings: the project config (``serving``, ``online`` and ``registry`` sections).
         workspace: an already opened workspace (tests, notebooks); opened from ``settings``
             otherwise.
+        clock: the lookup time of every online read and of freshness figures (the system
+            clock; tests pass one they move).
     """
     ws = workspace or Workspace.open(settings)
-    runtime = ServingRuntime(settings, ws)
+    runtime = ServingRuntime(settings, ws, clock=clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from sparkfs.clock import Clock, utc_now
 from sparkfs.errors import LimitExceededError, OnlineStoreError, ValidationError
 from sparkfs.online.reader import AsyncOnlineReader, OnlineReader, ViewValue
 from sparkfs.serving.cache import ValueCache
@@ -146,13 +147,16 @@ class OnlineLookup:
     """Async lookups through one :class:`AsyncOnlineReader`, optionally behind a cache.
 
     Args:
+        clock: the lookup time of every read (the system clock; tests pass their own).
         timeout_s: the whole Redis read is bounded by this (the reader's socket timeout bounds
             each call; this also bounds reconnect attempts), then OnlineStoreError (503).
     """
 
     def __init__(self, reader: AsyncOnlineReader, *, timeout_s: float, max_entities: int,
-                 cache: ValueCache | None = None, observer: LookupObserver | None = None) -> None:
+                 cache: ValueCache | None = None, observer: LookupObserver | None = None,
+                 clock: Clock = utc_now) -> None:
         self.reader = reader
+        self.clock = clock
         self.timeout_s = timeout_s
         self.max_entities = max_entities
         self.cache = cache
@@ -178,7 +182,7 @@ class OnlineLookup:
         views = [v.online for v in plan.views]
         try:
             async with asyncio.timeout(self.timeout_s):
-                return await self.reader.read(views, rows)
+                return await self.reader.read(views, rows, now=self.clock())
         except TimeoutError as exc:
             self._redis_error()
             raise OnlineStoreError(f"online store did not answer within {self.timeout_s}s "

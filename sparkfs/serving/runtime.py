@@ -11,6 +11,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
+from sparkfs.clock import Clock, utc_now
 from sparkfs.config import SparkfsConfig
 from sparkfs.errors import OnlineStoreError
 from sparkfs.online.reader import AsyncOnlineReader
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 class ServingRuntime:
     settings: SparkfsConfig
     workspace: Workspace
+    clock: Clock = utc_now
     metrics: ServingMetrics = field(default_factory=ServingMetrics)
     source: CatalogSource = field(init=False)
     keys: ApiKeys = field(init=False)
@@ -45,7 +47,7 @@ class ServingRuntime:
         reader = AsyncOnlineReader(self.settings.online, timeout_s=serving.redis_timeout_s)
         self.lookup = OnlineLookup(reader, timeout_s=2 * serving.redis_timeout_s,
                                    max_entities=serving.max_entities, cache=cache,
-                                   observer=self.metrics)
+                                   observer=self.metrics, clock=self.clock)
 
     @property
     def catalog(self) -> Catalog:

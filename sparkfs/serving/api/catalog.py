@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter
 
-from sparkfs.serving.api.deps import CatalogDep, PrincipalDep
+from sparkfs.serving.api.deps import CatalogDep, PrincipalDep, RuntimeDep
 from sparkfs.serving.catalog import ServedService, ServedView, freshness
 from sparkfs.serving.models import (
     ErrorBody,
@@ -49,9 +49,10 @@ def _service_info(service: ServedService) -> FeatureServiceInfo:
 
 
 @router.get("/feature-views", response_model=list[FeatureViewInfo])
-async def list_feature_views(catalog: CatalogDep, principal: PrincipalDep) -> list[FeatureViewInfo]:
+async def list_feature_views(catalog: CatalogDep, principal: PrincipalDep,
+                             runtime: RuntimeDep) -> list[FeatureViewInfo]:
     """Served views (online, applied, approved) the key may read, with the last sync."""
-    now = datetime.now(UTC)
+    now = runtime.clock()
     return [_view_info(v, now) for name, v in sorted(catalog.views.items())
             if principal.may_read(name)]
 
