@@ -63,6 +63,7 @@ def run_demo_pipeline(
 
 def _sync_and_lookup(spark: SparkSession, workspace: Workspace, say: Callable[[str], None]) -> dict[str, Any]:
     from sparkfs.online.reader import OnlineReader
+    from sparkfs.online_consistency import check_consistency
     from sparkfs.online_sync import online_target, online_view, sync_online
 
     say("[5/5] syncing online feature views to Redis and looking up a few users")
@@ -84,4 +85,9 @@ def _sync_and_lookup(spark: SparkSession, workspace: Workspace, say: Callable[[s
             for name, v in answer.items()}}
         for row, answer in zip(rows, answers, strict=True)
     ]
+    out["consistency"] = {}
+    for check in check_consistency(spark, workspace, sample=1000):
+        out["consistency"][check.view] = {"checked": check.checked, "mismatched": check.mismatched}
+        say(f"      online = offline now for {check.view}: {check.mismatched} of {check.checked} "
+            "sampled entities differ")
     return out

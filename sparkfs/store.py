@@ -14,7 +14,7 @@ Example::
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sparkfs.registry import Plan
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from sparkfs.config import SparkfsConfig
     from sparkfs.offline.materialize import BackfillResult
+    from sparkfs.online_consistency import ViewConsistency
     from sparkfs.training.training_set import AsOf
     from sparkfs.workspace import Namespace, Workspace
 
@@ -95,6 +96,14 @@ class FeatureStore:
         from sparkfs.serving.local import lookup_once
 
         return lookup_once(self.workspace, entities, features=features, feature_service=feature_service)
+
+    def check_consistency(self, feature_views: list[str] | None = None, *, sample: int = 1000,
+                          at: datetime | None = None) -> list[ViewConsistency]:
+        """Online lookups against the point-in-time join at one instant (``sparkfs
+        consistency``): per view, how many sampled entities differ, with examples."""
+        from sparkfs.online_consistency import check_consistency
+
+        return check_consistency(self.spark, self.workspace, feature_views, sample=sample, at=at)
 
     def runs(self, feature_view: str | None = None, limit: int = 50) -> list[RunRecord]:
         return self.workspace.runs.list(feature_view=feature_view, limit=limit)

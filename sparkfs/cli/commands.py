@@ -8,6 +8,7 @@ __all__ = ["all_commands"]
 
 
 def all_commands() -> list[click.Command]:
+    from sparkfs.cli.consistency_cmd import consistency_cmd
     from sparkfs.cli.demo_cmd import demo_group
     from sparkfs.cli.offline_cmd import backfill_cmd, materialize_cmd
     from sparkfs.cli.review_cmd import audit_cmd, review_group
@@ -17,6 +18,7 @@ def all_commands() -> list[click.Command]:
     from sparkfs.cli.validate_cmd import validate_cmd
 
     return [
-        materialize_cmd, backfill_cmd, validate_cmd, training_set_group, sync_cmd, serve_cmd,
+        materialize_cmd, backfill_cmd, validate_cmd, training_set_group, sync_cmd,
+        consistency_cmd, serve_cmd,
         review_group, audit_cmd, demo_group,
     ]
