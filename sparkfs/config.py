@@ -66,6 +66,8 @@ class _RedisCommon(_Model):
     max_retries: int = Field(default=5, ge=0)
     retry_backoff_s: float = Field(default=0.2, ge=0)
     batch_size: int = Field(default=2000, gt=0)
+    #: how long a sync's lease on a view lasts without a heartbeat (a dead sync's lease ends)
+    sync_lease_s: float = Field(default=30.0, ge=1)
 
 
 class RedisConfig(_RedisCommon):

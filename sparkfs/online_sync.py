@@ -52,7 +52,8 @@ def online_view(spark: SparkSession, workspace: Workspace, name: str) -> tuple[O
 
 
 def sync_online(
-    spark: SparkSession, workspace: Workspace, names: list[str] | None = None, *, full: bool = False
+    spark: SparkSession, workspace: Workspace, names: list[str] | None = None, *, full: bool = False,
+    wait_s: float = 0.0,
 ) -> list[SyncResult]:
     """Sync the named (default: every online) feature views; each sync is recorded as a run."""
     repo = workspace.repository
@@ -70,7 +71,7 @@ def sync_online(
                                       namespace=workspace.namespace, spark_app_id=spark.sparkContext.applicationId)
         try:
             result = sync_feature_view(spark, table_path=path, view=view, online=online_target(workspace),
-                                       checkpoints=checkpoints, full=full)
+                                       checkpoints=checkpoints, full=full, wait_s=wait_s)
         except BaseException as exc:
             workspace.runs.finish(run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:4000])
             raise

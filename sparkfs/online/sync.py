@@ -25,6 +25,7 @@ from sparkfs.errors import OnlineStoreError
 from sparkfs.online.checkpoints import Checkpoint, CheckpointStore
 from sparkfs.online.generations import GenerationLostError, Generations
 from sparkfs.online.layout import data_prefix
+from sparkfs.online.lease import SyncLease
 from sparkfs.online.points import changed_points, points_for_deleted, points_per_entity
 from sparkfs.online.task import COUNTS_SCHEMA, WriteTask
 from sparkfs.online.topology import OnlineTarget, make_client, node_label
@@ -111,6 +112,7 @@ class _Context:
     now: datetime
     to_version: int
     grace_s: float
+    lease: SyncLease
 
     def task(self, generation: int, mode: WriteMode) -> WriteTask:
         prefix = data_prefix(self.online.namespace, self.view.name, self.view.version, generation)
@@ -131,6 +133,7 @@ def _full(ctx: _Context, previous: Checkpoint | None,
                            lambda: gens.begin(view.name, view.version))
     points = points_per_entity(ctx.snapshot(), view, ctx.now)
     counts = _run_write(points, ctx.task(generation, WriteMode.FRESH))
+    ctx.lease.check(f"publishing generation {generation}")
     try:
         _retrying(ctx.online, "publishing the generation",
                   lambda: gens.publish(view.name, view.version, generation))
@@ -188,6 +191,36 @@ def _plan(ctx: _Context, cp: Checkpoint | None, full: bool) -> tuple[str, str, i
     return "incremental", f"changes since Delta version {cp.delta_version}", live
 
 
+def _sync(ctx: _Context, checkpoints: CheckpointStore, full: bool
+          ) -> tuple[str, str, int | None, int, WriteCounts, int]:
+    view, online = ctx.view, ctx.online
+    cp = checkpoints.get(view.name)
+    mode, reason, live = _plan(ctx, cp, full)
+    counts, collected, start = WriteCounts(), 0, None
+    generation = live or 0
+    if mode == "incremental":
+        assert cp is not None and live is not None
+        start = cp.delta_version + 1
+        try:
+            counts = _incremental(ctx, live, start)
+        except GenerationLostError as exc:
+            log.warning("%s; full refresh", exc)
+            mode, reason, start = "full", "online data lost during the sync", None
+        except Exception as exc:
+            if not _cdf_unavailable(exc):
+                raise
+            log.warning("change feed of %s unavailable (%s); full refresh", ctx.table_path, exc)
+            mode, reason, start = "full", "change feed history unavailable", None
+    if mode == "full":
+        generation, counts, collected = _full(ctx, cp)
+    if mode != "noop":
+        ctx.lease.check("moving the checkpoint")
+        checkpoints.put(view.name, Checkpoint(view.version, ctx.to_version, generation))
+    collected += _retrying(online, "removing replaced generations",
+                           lambda: ctx.gens.collect(view.name, grace_s=ctx.grace_s, wait=True))
+    return mode, reason, start, generation, counts, collected
+
+
 def sync_feature_view(
     spark: SparkSession,
     *,
@@ -198,49 +231,32 @@ def sync_feature_view(
     full: bool = False,
     now: datetime | None = None,
     retire_grace_s: float = 5.0,
+    wait_s: float = 0.0,
 ) -> SyncResult:
-    """Push the latest value per entity (within ttl) of ``table_path`` to the online store.
+    """Push each entity's change points (``points.py``) of ``table_path`` to the online store.
 
     Args:
         retire_grace_s: how long a replaced generation stays readable after a full refresh
             publishes its successor (readers holding the old pointer finish their reads).
+        wait_s: how long to wait for another sync of the view to finish (one sync per view
+            at a time: see ``lease.py``).
 
     Raises:
+        WriteConflictError: another sync of the view is running (after ``wait_s``), or this one
+            lost its lease; nothing is published and the checkpoint is unchanged.
         OnlineStoreError: Redis failed after bounded retries (names the node); the checkpoint
             is unchanged and a rerun resumes from it.
     """
     started = time.monotonic()
     now = now or datetime.now(UTC)
-    client = make_client(online)
-    try:
-        ctx = _Context(spark, table_path, view, online, Generations(client, online.namespace),
-                       now, latest_version(spark, table_path), retire_grace_s)
-        cp = checkpoints.get(view.name)
-        mode, reason, live = _plan(ctx, cp, full)
-        counts, collected, start = WriteCounts(), 0, None
-        generation = live or 0
-        if mode == "incremental":
-            assert cp is not None and live is not None
-            start = cp.delta_version + 1
-            try:
-                counts = _incremental(ctx, live, start)
-            except GenerationLostError as exc:
-                log.warning("%s; full refresh", exc)
-                mode, reason, start = "full", "online data lost during the sync", None
-            except Exception as exc:
-                if not _cdf_unavailable(exc):
-                    raise
-                log.warning("change feed of %s unavailable (%s); full refresh", table_path, exc)
-                mode, reason, start = "full", "change feed history unavailable", None
-        if mode == "full":
-            generation, counts, collected = _full(ctx, cp)
-        if mode != "noop":
-            checkpoints.put(view.name, Checkpoint(view.version, ctx.to_version, generation))
-        collected += _retrying(online, "removing replaced generations",
-                               lambda: ctx.gens.collect(view.name, grace_s=retire_grace_s,
-                                                        wait=True))
-    finally:
-        client.close()
+    with SyncLease(online, view.name, wait_s=wait_s) as lease:
+        client = make_client(online)
+        try:
+            ctx = _Context(spark, table_path, view, online, Generations(client, online.namespace),
+                           now, latest_version(spark, table_path), retire_grace_s, lease)
+            mode, reason, start, generation, counts, collected = _sync(ctx, checkpoints, full)
+        finally:
+            client.close()
     return SyncResult(
         view_name=view.name, definition_version=view.version, mode=mode, reason=reason,
         from_delta_version=start, to_delta_version=ctx.to_version, generation=generation,

@@ -168,7 +168,8 @@ def test_killed_sync_process_rerun_converges(spark: SparkSession, tmp_path: Path
     with RedisServer() as server:
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         child = subprocess.Popen(
-            [sys.executable, "-m", "tests.online.sync_child", path, server.url, now.isoformat()],
+            [sys.executable, "-m", "tests.online.sync_child", path, server.url, now.isoformat(),
+             "2"],
             cwd=REPO, env=env, start_new_session=True,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -181,7 +182,8 @@ def test_killed_sync_process_rerun_converges(spark: SparkSession, tmp_path: Path
             kill_tree(child)
         online = RedisConfig(url=server.url)
         assert dump(online, VIEW) == {}  # the killed refresh was never published
+        # the dead child's lease (2 s) runs out by itself; the rerun waits for that
         sync_feature_view(spark, table_path=path, view=VIEW, online=online,
-                          checkpoints=InMemoryCheckpointStore(), now=now)
+                          checkpoints=InMemoryCheckpointStore(), now=now, wait_s=30)
         assert dump(online, VIEW) == latest_oracle(rows, VIEW, now)
         assert_same_as(online, clean_run(spark, path, server, now))
