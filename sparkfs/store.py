@@ -91,8 +91,9 @@ class FeatureStore:
     # online ------------------------------------------------------------------------------
     def get_online_features(self, entities: dict[str, list[Any]], *, features: list[str] | None = None,
                             feature_service: str | None = None) -> dict[str, Any]:
-        """Latest online values, the same lookup and response as ``POST /v1/features:lookup``
-        (approved versions only, one Redis round trip), without going through HTTP."""
+        """Online values now (what a point-in-time join gives at this instant): the same lookup
+        and response as ``POST /v1/features:lookup`` (approved versions only, one Redis round
+        trip), without going through HTTP."""
         from sparkfs.serving.local import lookup_once
 
         return lookup_once(self.workspace, entities, features=features, feature_service=feature_service)
