@@ -87,11 +87,29 @@ class CliContext:
         if self._spark is None:
             from sparkfs.session import build_session
 
-            self._spark = build_session(self.config, master=self.master)
-            self._spark.sparkContext.setLogLevel("WARN")
+            config = self.config if self.debug else _quiet(self.config, self.master)
+            self._spark = build_session(config, master=self.master)
+            self._spark.sparkContext.setLogLevel("WARN" if self.debug else "ERROR")
         return self._spark
 
     def close(self) -> None:
         if self._spark is not None:
             self._spark.stop()
             self._spark = None
+
+
+_QUIET_LOG4J = Path(__file__).with_name("log4j2-quiet.properties")
+
+
+def _quiet(config: SparkfsConfig, master: str | None) -> SparkfsConfig:
+    """Keep Spark's start-up and warning lines out of a command's output (``--debug`` keeps
+    them): a log4j2 file that logs errors only, and a loopback address for a local master (no
+    "hostname resolves to a loopback address" warning)."""
+    conf = dict(config.spark.conf)
+    option = f"-Dlog4j2.configurationFile=file:{_QUIET_LOG4J}"
+    if "log4j" not in conf.get("spark.driver.extraJavaOptions", ""):
+        conf["spark.driver.extraJavaOptions"] = " ".join(
+            filter(None, [conf.get("spark.driver.extraJavaOptions"), option]))
+    if (master or config.spark.master).startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    return config.model_copy(update={"spark": config.spark.model_copy(update={"conf": conf})})
