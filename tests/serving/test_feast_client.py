@@ -1,0 +1,199 @@
+"""Feast 0.67's own client (``online_store: type: remote``) against a running ``sparkfs serve``.
+
+The example feature repository (conf/features: user and merchant views, the ``fraud_model``
+service whose names collide), its sources materialized and synced to a real redis-server by
+Spark, served by ``sparkfs serve`` in a subprocess, read by Feast's ``FeatureStore`` running
+in its own virtualenv (tests/feast_client_env.py; its pins clash with ours) through
+tests/serving/feast_client/driver.py. Values are checked against sparkfs's own endpoint on the
+same server and against the rows written; statuses and exception classes as Feast's client
+reports them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import types as T
+
+from sparkfs.config import load_config
+from sparkfs.offline.materialize import materialize
+from sparkfs.online_sync import sync_online
+from sparkfs.registry import DefinitionStore
+from sparkfs.serving.auth import hash_key
+from sparkfs.workspace import Workspace
+from tests.feast_client_env import CLIENT_DIR, feast_python
+from tests.offline.conftest import write_users
+from tests.project import make_project
+from tests.serving.conftest import Project, serve_subprocess
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+AUTH = f"""serving:
+  auth_enabled: true
+  api_keys:
+    - {{name: all, sha256: {hash_key("k-all")}, scopes: ["*"]}}
+    - {{name: users, sha256: {hash_key("k-users")}, scopes: [user_profile, user_txn_aggs]}}
+"""
+TXNS = T.StructType([T.StructField("txn_id", T.LongType()), T.StructField("user_id", T.LongType()),
+                     T.StructField("merchant_id", T.LongType()),
+                     T.StructField("amount", T.DoubleType()), T.StructField("ts", T.TimestampType())])
+#: Three views, no two feature names alike.
+SEVERAL = ["user_profile:age", "user_txn_aggs:txn_count_1d", "merchant_txn_aggs:txn_amount_avg_1d"]
+
+
+@pytest.fixture(scope="module")
+def server(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory,
+           redis_server: Any) -> Iterator[str]:
+    """users 1 (31, FR) and 2 (a null age, DE); user 1 buys twice at merchant 501 (10 and 30,
+    2h and 3h ago), user 2 once at 501 (50, 1h ago) and once at 502 (5, 2 days ago)."""
+    redis_server.client().flushall()
+    root = tmp_path_factory.mktemp("feast_client")
+    config = make_project(root, redis_url=redis_server.url, extra=AUTH).config
+    ws = Workspace.open(str(config), user="tester")
+    DefinitionStore(ws.engine).apply(ws.repository, user="tester")
+    write_users(spark, ws, [(1, NOW - timedelta(days=1), 31, "FR", True),
+                            (2, NOW - timedelta(days=1), None, "DE", False)])
+    spark.createDataFrame([
+        (1, 1, 501, 10.0, NOW - timedelta(hours=2)), (2, 1, 501, 30.0, NOW - timedelta(hours=3)),
+        (3, 2, 501, 50.0, NOW - timedelta(hours=1)), (4, 2, 502, 5.0, NOW - timedelta(days=2)),
+    ], TXNS).write.format("delta").save(str(Path(ws.config.data_dir) / "demo" / "transactions"))
+    for view in ("user_profile", "user_txn_aggs", "merchant_txn_aggs"):
+        materialize(spark, ws, view)
+    assert {r.view_name for r in sync_online(spark, ws)} >= {"user_profile", "merchant_txn_aggs"}
+    with serve_subprocess(Project(root, load_config(config), ws)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def feast(server: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """``feast(cases, token="k-all")``: what Feast's client returned or raised, per case."""
+    python = feast_python()
+    work = tmp_path_factory.mktemp("feast_repo")
+
+    def run(cases: list[dict[str, Any]], token: str | None = "k-all") -> dict[str, Any]:
+        request = {"url": server, "work_dir": str(work), "clients": [{"token": token, "cases": cases}]}
+        done = subprocess.run([str(python), str(CLIENT_DIR / "driver.py")], input=json.dumps(request),
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        out: dict[str, Any] = json.loads(done.stdout)
+        return out
+
+    return run
+
+
+def own_columns(server: str, body: dict[str, Any], full_feature_names: bool) -> dict[str, list[Any]]:
+    """sparkfs's own endpoint's answer, as Feast's ``to_dict()`` would name its columns."""
+    resp = httpx.post(server + "/v1/features:lookup", json=body,
+                      headers={"Authorization": "Bearer k-all"})
+    assert resp.status_code == 200, resp.text
+    rows = resp.json()["rows"]
+    columns: dict[str, list[Any]] = {k: [r["entity"][k] for r in rows] for k in body["entities"]}
+    for ref in resp.json()["features"]:
+        name = ref.replace(":", "__") if full_feature_names else ref.split(":")[1]
+        columns[name] = [r["features"][ref]["value"] for r in rows]
+    return columns
+
+
+def case(name: str, entity_rows: Any, features: list[str] | None = None,
+         feature_service: str | None = None, **options: Any) -> dict[str, Any]:
+    return {"name": name, "features": features, "feature_service": feature_service,
+            "entity_rows": entity_rows, **options}
+
+
+@pytest.mark.slow
+def test_values_and_statuses(server: str, feast: Any) -> None:
+    users = [{"user_id": 1}, {"user_id": 2}, {"user_id": 999}]
+    several = SEVERAL
+    pairs = [{"user_id": 1, "merchant_id": 501}, {"user_id": 2, "merchant_id": 502},
+             {"user_id": 999, "merchant_id": 999}]
+    got = feast([
+        case("one view", users, ["user_profile:age", "user_profile:country"]),
+        case("several views", pairs, several),
+        case("several views, full names", pairs, several, full_feature_names=True),
+        case("service, full names", pairs, feature_service="fraud_model", full_feature_names=True),
+        case("numeric strings", [{"user_id": "1"}, {"user_id": "2"}, {"user_id": "999"}],
+             ["user_profile:age", "user_profile:country"]),
+        case("columnar rows", {"user_id": [1, 2, 999]}, ["user_profile:age", "user_profile:country"]),
+        case("version metadata", pairs[:1], several, include_feature_view_version_metadata=True),
+    ])
+    assert all(not o["warnings"] and "error" not in o for o in got.values()), got
+    one = got["one view"]
+    assert one["values"] == {"user_id": [1, 2, 999], "age": [31, None, None],
+                             "country": ["FR", "DE", None]}
+    # a stored null (user 2's age) is PRESENT, as Feast's server sends it
+    assert one["statuses"]["age"] == ["PRESENT", "PRESENT", "NOT_FOUND"]
+    assert one["statuses"]["user_id"] == ["PRESENT"] * 3
+    assert got["numeric strings"]["values"] == one["values"]  # "1" read as (and echoed) 1
+    assert got["columnar rows"]["values"] == one["values"]
+    entities = {"user_id": [1, 2, 999], "merchant_id": [501, 502, 999]}
+    for name, full in (("several views", False), ("several views, full names", True)):
+        assert got[name]["values"] == own_columns(server, {"features": several, "entities": entities},
+                                                  full), name
+    # (aggregate values themselves are issue 14's: here they only have to equal sparkfs's own)
+    assert got["several views"]["statuses"]["txn_count_1d"] == ["PRESENT", "PRESENT", "NOT_FOUND"]
+    assert got["several views"]["values"]["age"] == [31, None, None]
+    service = got["service, full names"]
+    own = own_columns(server, {"feature_service": "fraud_model", "entities": entities}, True)
+    assert service["values"] == own and service["feature_names"] == list(own)
+    assert len(own) == 2 + 2 + 12 + 4  # keys, user_profile's 2, user_txn_aggs:*, merchant_txn_aggs:*
+    assert got["version metadata"]["feature_view_metadata"] == [
+        {"name": v, "version": 0} for v in ("user_profile", "user_txn_aggs", "merchant_txn_aggs")]
+    assert got["several views"]["feature_view_metadata"] == []
+
+
+@pytest.mark.slow
+def test_errors_are_feast_exceptions(server: str, feast: Any) -> None:
+    pair = [{"user_id": 1, "merchant_id": 501}]
+    got = feast([
+        case("colliding names", pair, feature_service="fraud_model"),
+        case("colliding features", pair, ["user_txn_aggs:txn_count_1d", "merchant_txn_aggs:txn_count_1d"]),
+        case("unknown view", [{"user_id": 1}], ["nope:age"]),
+        case("unknown service", [{"user_id": 1}], feature_service="nope"),
+        case("unknown feature", [{"user_id": 1}], ["user_profile:nope"]),
+        case("lossy key", [{"user_id": "01"}], ["user_profile:age"]),
+        case("missing key", [{"merchant_id": 501}], ["user_profile:age"]),
+    ])
+    got |= feast([case("outside scopes", pair, ["merchant_txn_aggs:txn_count_1d"])], token="k-users")
+    got |= feast([case("no key", pair, ["user_profile:age"])], token=None)
+    got |= feast([case("wrong key", pair, ["user_profile:age"])], token="nope")
+    expected = {
+        "colliding names": "FeatureNameCollisionError", "colliding features": "FeatureNameCollisionError",
+        "unknown view": "FeatureViewNotFoundException",
+        "unknown service": "FeatureServiceNotFoundException",
+        "unknown feature": "FeastObjectNotFoundException",
+        "lossy key": "FeastError", "missing key": "FeastError",
+        "outside scopes": "FeastPermissionError", "no key": "FeastPermissionError",
+        "wrong key": "FeastPermissionError",
+    }
+    assert {n: o.get("error", {}).get("class") for n, o in got.items()} == {
+        n: f"feast.errors.{c}" for n, c in expected.items()}
+    assert all(o["error"]["feast_error"] and not o["warnings"] for o in got.values()), got
+    collision = got["colliding names"]["error"]["message"]
+    assert "txn_count_1d" in collision and "full_feature_names: true" in collision
+    assert "nope" in got["unknown view"]["error"]["message"]
+    assert "entities.user_id[0]" in got["lossy key"]["error"]["message"]
+    assert "merchant_txn_aggs" in got["outside scopes"]["error"]["message"]
+
+
+@pytest.mark.slow
+def test_requests_feast_accepts_on_the_same_server(server: str) -> None:
+    """What Feast's client cannot send but its server accepts: features with feature_service."""
+    headers = {"Authorization": "Bearer k-all"}
+    body = {"feature_service": "fraud_model", "full_feature_names": True,
+            "entities": {"user_id": [1], "merchant_id": [501]}}
+    alone = httpx.post(server + "/get-online-features", json=body, headers=headers)
+    both = httpx.post(server + "/get-online-features", headers=headers,
+                      json={**body, "features": ["user_txn_aggs:*", "merchant_txn_aggs:*",
+                                                 "user_profile:is_premium", "user_profile:age"]})
+    assert alone.status_code == both.status_code == 200 and both.json() == alone.json()
+    dropped = httpx.post(server + "/get-online-features", headers=headers,
+                         json={**body, "features": ["user_profile:country"]})
+    assert dropped.status_code == 422
+    assert "silently ignore features" in json.loads(dropped.json())["message"]
