@@ -11,7 +11,10 @@ reports them.
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
+import shlex
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -29,6 +32,7 @@ from sparkfs.online_sync import sync_online
 from sparkfs.registry import DefinitionStore
 from sparkfs.serving.auth import hash_key
 from sparkfs.workspace import Workspace
+from tests.conftest import REPO_ROOT
 from tests.feast_client_env import CLIENT_DIR, feast_python
 from tests.offline.conftest import write_users
 from tests.project import make_project
@@ -197,3 +201,33 @@ def test_requests_feast_accepts_on_the_same_server(server: str) -> None:
                          json={**body, "features": ["user_profile:country"]})
     assert dropped.status_code == 422
     assert "silently ignore features" in json.loads(dropped.json())["message"]
+
+
+def curl_examples(markdown: str) -> list[tuple[str, dict[str, str], str]]:
+    """(path, headers, body) of each ``curl ... -d`` in the doc, with the headers curl would
+    send (``-d`` alone sends a form content type)."""
+    examples = []
+    for block in re.findall(r"```bash\n(.*?)```", markdown, re.S):
+        for command in re.split(r"^(?=curl )", block, flags=re.M)[1:]:  # one curl to the next
+            args = shlex.split(command)
+            if "-d" not in args:
+                continue
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            for flag, value in itertools.pairwise(args):
+                if flag == "-H":
+                    name, _, text = value.partition(":")
+                    headers[name.strip()] = text.strip()
+            url = next(a for a in args if a.startswith("localhost:"))
+            examples.append((url.partition("/")[2], headers, args[args.index("-d") + 1]))
+    return examples
+
+
+@pytest.mark.slow
+def test_the_documented_curl_lookups_work(server: str) -> None:
+    """docs/serving.md's curl examples, sent as curl sends them, to the example repository."""
+    examples = curl_examples((REPO_ROOT / "docs" / "serving.md").read_text())
+    assert {path for path, _, _ in examples} >= {"v1/features:lookup", "get-online-features"}
+    for path, headers, body in examples:
+        resp = httpx.post(f"{server}/{path}", content=body,
+                          headers={**headers, "Authorization": "Bearer k-all"})
+        assert resp.status_code == 200, (path, headers, resp.text)
