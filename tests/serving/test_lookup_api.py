@@ -155,6 +155,8 @@ async def test_body_in_chunks_and_json_subtypes(client: httpx.AsyncClient) -> No
     ({"feature_service": "nope", "entities": {"user_id": [1]}}, "FeatureServiceNotFoundException"),
     ({"features": ["offline_only:secret"], "entities": {"user_id": [1]}},
      "FeatureViewNotFoundException"),
+    ({"features": ["users@v2:age"], "entities": {"user_id": [1]}},  # Feast's version pin
+     "FeatureViewNotFoundException"),
 ])
 async def test_unknown_names_are_404(client: httpx.AsyncClient, payload: dict[str, object],
                                      feast_class: str) -> None:
