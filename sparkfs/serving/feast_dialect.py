@@ -8,12 +8,13 @@ The contract is Feast 0.67's: its feature server (``feast serve``) and its HTTP 
   ``str()``). sparkfs takes the conversions that cannot change which entity is read:
   ``"1"`` (a plain decimal string) and ``1.0`` (an integral number) for an integer key, ``1``
   for a string key. It refuses the lossy ones Feast would make quietly (``1.5`` -> 1,
-  ``true`` -> 1, ``"01"`` -> 1, ``" 1"`` -> 1) with a 422 naming the value. Columns that
-  no requested view is keyed by are ignored, as in Feast.
+  ``true`` -> 1, ``"01"`` -> 1, ``" 1"`` -> 1) with a 422 naming the value. As in Feast, a
+  column that is a key of some served view but not of the requested ones is echoed, and a
+  column that is no key at all is ignored.
 * **features and feature_service.** Feast serves the service when both are given and ignores
   ``features``. sparkfs does the same when ``features`` is empty or names the service's own
   columns, and refuses otherwise (a request whose features would be silently dropped).
-* **Column names.** Entity keys, then ``feature`` (or ``view__feature`` with
+* **Column names.** Entity keys in request order, then ``feature`` (or ``view__feature`` with
   ``full_feature_names``); every name must be unique, else :class:`FeatureNameCollisionError`.
 * **Errors.** The body is a JSON *string* holding ``{"module", "class", "message"}``; Feast's
   client imports ``module``, takes ``class`` from it and raises that with ``message``.
@@ -26,7 +27,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sparkfs.errors import (
@@ -40,10 +41,10 @@ from sparkfs.serving.lookup import LookupPlan, plan_lookup
 
 __all__ = [
     "check_column_names",
-    "coerce_entities",
-    "column_names",
+    "entity_columns",
     "feast_error_class",
     "feast_error_detail",
+    "feature_names",
     "plan_feast_lookup",
 ]
 
@@ -79,26 +80,25 @@ def plan_feast_lookup(catalog: Catalog, features: Sequence[str] | None,
     return plan
 
 
-def column_names(plan: LookupPlan, full_feature_names: bool) -> list[str]:
-    """``metadata.feature_names``: entity key columns, then one per feature."""
-    return [*plan.key_types, *(c.full_name if full_feature_names else c.feature
-                               for c in plan.columns)]
+def feature_names(plan: LookupPlan, full_feature_names: bool) -> list[str]:
+    """The feature columns' names: ``feature``, or ``view__feature`` with full names."""
+    return [c.full_name if full_feature_names else c.feature for c in plan.columns]
 
 
-def check_column_names(plan: LookupPlan, full_feature_names: bool) -> None:
+def check_column_names(keys: Iterable[str], plan: LookupPlan, full_feature_names: bool) -> None:
     """Refuse a response that would name two columns alike (Feast's client would keep one of
     them under that name: silently the wrong value for the other).
 
     Raises:
         FeatureNameCollisionError: naming the duplicates, where they come from and what to do.
     """
-    names = column_names(plan, full_feature_names)
-    duplicates = [name for name, n in Counter(names).items() if n > 1]
+    keys = list(keys)
+    features = feature_names(plan, full_feature_names)
+    duplicates = [name for name, n in Counter([*keys, *features]).items() if n > 1]
     if not duplicates:
         return
-    sources = [f"entity key {k}" for k in plan.key_types if k in duplicates]
-    sources += [c.ref for c in plan.columns
-                if (c.full_name if full_feature_names else c.feature) in duplicates]
+    sources = [f"entity key {k}" for k in keys if k in duplicates]
+    sources += [c.ref for c, name in zip(plan.columns, features, strict=True) if name in duplicates]
     fix = ("rename one of the views or features" if full_feature_names else
            "set full_feature_names: true to name the columns view__feature, or request "
            "features with distinct names")
@@ -107,26 +107,41 @@ def check_column_names(plan: LookupPlan, full_feature_names: bool) -> None:
         f"a response names each column once, so one of the values would be lost: {fix}")
 
 
-def coerce_entities(plan: LookupPlan, entities: Mapping[str, Sequence[Any]]
-                    ) -> dict[str, Sequence[Any]]:
-    """The key columns of the requested views, each value converted to its key's type where
-    the conversion is lossless (see the module docstring); other columns are dropped. A
-    missing column is left to the lookup's validation (which names it).
+def entity_columns(catalog: Catalog, plan: LookupPlan, entities: Mapping[str, Sequence[Any]]
+                   ) -> dict[str, Sequence[Any]]:
+    """The entity columns a Feast response echoes, in request order, each value converted to
+    its key's type where lossless (see the module docstring): the requested views' keys and,
+    as Feast does, any other column that is a key of a served view. Other columns are dropped
+    (Feast ignores them too); a missing key is left to the lookup's validation (which names it).
 
     Raises:
-        ValidationError: a value Feast would convert lossily (names ``entities.<col>[<row>]``).
+        ValidationError: a value Feast would convert lossily (names ``entities.<col>[<row>]``),
+            or columns of unequal length.
     """
     out: dict[str, Sequence[Any]] = {}
-    for name, dtype in plan.key_types.items():
-        values = entities.get(name)
-        if values is None:
-            continue
-        want_int = dtype in _INT_TYPES
-        if all(v is None or type(v) is (int if want_int else str) for v in values):
-            out[name] = values  # the common case: already typed
-        else:
-            out[name] = [_coerce(name, i, v, want_int) for i, v in enumerate(values)]
+    for name, values in entities.items():
+        dtype = plan.key_types.get(name) or _served_key_type(catalog, name)
+        if dtype is not None:
+            out[name] = _coerce_column(name, dtype, values)
+    if len({len(v) for v in out.values()}) > 1:
+        raise ValidationError("entities: key columns must be parallel lists of one length, got "
+                              + ", ".join(f"{k}={len(v)}" for k, v in out.items()))
     return out
+
+
+def _served_key_type(catalog: Catalog, name: str) -> str | None:
+    for view in catalog.views.values():
+        for key in view.online.keys:
+            if key.name == name:
+                return key.dtype
+    return None
+
+
+def _coerce_column(name: str, dtype: str, values: Sequence[Any]) -> Sequence[Any]:
+    want_int = dtype in _INT_TYPES
+    if all(v is None or type(v) is (int if want_int else str) for v in values):
+        return values  # the common case: already typed
+    return [_coerce(name, i, v, want_int) for i, v in enumerate(values)]
 
 
 def _coerce(name: str, index: int, value: Any, want_int: bool) -> Any:

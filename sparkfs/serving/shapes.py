@@ -12,12 +12,12 @@ objects instead (``iso=False``) and let orjson print them while it renders the b
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sparkfs.online.reader import Status
-from sparkfs.serving.feast_dialect import column_names
+from sparkfs.serving.feast_dialect import feature_names
 from sparkfs.serving.lookup import LookupResult
 
 __all__ = ["feast_response", "iso_utc", "rows_response"]
@@ -79,19 +79,23 @@ def rows_response(result: LookupResult, *, iso: bool = True) -> dict[str, Any]:
 
 
 def feast_response(result: LookupResult, full_feature_names: bool, *, iso: bool = True,
-                   version_metadata: bool = False) -> dict[str, Any]:
+                   version_metadata: bool = False,
+                   entities: Mapping[str, Sequence[Any]] | None = None) -> dict[str, Any]:
     """Feast's feature-server JSON: entity key columns first, then one column per feature.
 
-    As Feast 0.67's server answers: a stored null is ``PRESENT`` with a null value, a
-    non-finite float is the protobuf JSON string (``"NaN"``, ``"Infinity"``, ``"-Infinity"``),
-    a value never found has the epoch as its time. ``version_metadata`` adds
-    ``metadata.feature_view_metadata`` (Feast's ``include_feature_view_version_metadata``).
-    ``iso=False`` leaves event times as ``datetime`` (for :func:`responses.json_response`).
+    As Feast 0.67's server answers: a stored null is ``PRESENT`` with a null value, and so is
+    NaN (Feast stores NaN as a null); an infinite float is its protobuf JSON string
+    (``"Infinity"``, ``"-Infinity"``); a value never found has the epoch as its time.
+    ``version_metadata`` adds ``metadata.feature_view_metadata`` (Feast's
+    ``include_feature_view_version_metadata``). ``entities`` are the key columns to echo
+    (``feast_dialect.entity_columns``; the lookup's own by default). ``iso=False`` leaves event
+    times as ``datetime`` (for :func:`responses.json_response`).
     """
     stamp = _stamper(iso)
     n = len(result.rows)
+    keys = result.entities if entities is None else entities
     vectors: list[dict[str, Any]] = []
-    for values in result.entities.values():
+    for values in keys.values():
         vectors.append({"values": list(values), "statuses": ["PRESENT"] * n,
                         "event_timestamps": [EPOCH] * n})
     for col in result.plan.columns:
@@ -102,7 +106,8 @@ def feast_response(result: LookupResult, full_feature_names: bool, *, iso: bool 
             statuses.append(_STATUS[answer.status])
             stamps.append(stamp(answer.event_time) if answer.event_time else EPOCH)
         vectors.append({"values": values, "statuses": statuses, "event_timestamps": stamps})
-    metadata: dict[str, Any] = {"feature_names": column_names(result.plan, full_feature_names)}
+    metadata: dict[str, Any] = {
+        "feature_names": [*keys, *feature_names(result.plan, full_feature_names)]}
     if version_metadata:
         # Feast's entry is {name, version: int}, version left out when 0 (an unversioned view);
         # sparkfs versions are content hashes, which Feast's client cannot hold in its integer.
@@ -113,5 +118,5 @@ def feast_response(result: LookupResult, full_feature_names: bool, *, iso: bool 
 
 def _feast_value(value: Any) -> Any:
     if type(value) is float and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        return None if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     return value

@@ -126,6 +126,7 @@ def test_values_and_statuses(server: str, feast: Any) -> None:
              ["user_profile:age", "user_profile:country"]),
         case("columnar rows", {"user_id": [1, 2, 999]}, ["user_profile:age", "user_profile:country"]),
         case("version metadata", pairs[:1], several, include_feature_view_version_metadata=True),
+        case("another view's key", [{"merchant_id": "501", "user_id": 1}], ["user_profile:age"]),
     ])
     assert all(not o["warnings"] and "error" not in o for o in got.values()), got
     one = got["one view"]
@@ -150,6 +151,9 @@ def test_values_and_statuses(server: str, feast: Any) -> None:
     assert got["version metadata"]["feature_view_metadata"] == [
         {"name": v, "version": 0} for v in ("user_profile", "user_txn_aggs", "merchant_txn_aggs")]
     assert got["several views"]["feature_view_metadata"] == []
+    # echoed (converted) as Feast's server echoes every join key it knows, in request order
+    assert got["another view's key"]["feature_names"] == ["merchant_id", "user_id", "age"]
+    assert got["another view's key"]["values"] == {"merchant_id": [501], "user_id": [1], "age": [31]}
 
 
 @pytest.mark.slow

@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sparkfs.errors import ValidationError
-from sparkfs.serving.catalog import FeatureColumn
-from sparkfs.serving.feast_dialect import coerce_entities
+from sparkfs.serving.catalog import Catalog, FeatureColumn
+from sparkfs.serving.feast_dialect import entity_columns
 from sparkfs.serving.lookup import LookupPlan
 from sparkfs.workspace import Workspace
 from tests.serving.conftest import NOW, Project, app_client, publish, seed, write_project
@@ -114,11 +114,8 @@ async def test_statuses_as_feast_sends_them(client: httpx.AsyncClient) -> None:
     _, age, score = resp.json()["results"]
     assert age["statuses"] == ["PRESENT", "PRESENT", "OUTSIDE_MAX_AGE", "NOT_FOUND"]
     assert age["values"] == [31, None, None, None]  # user 2's age is a stored null: PRESENT
-    assert score["values"][:2] == [0.5, "NaN"]
-    # sparkfs's own endpoint keeps its documented statuses (a stored null is PRESENT, NaN null)
-    own = await client.post("/v1/features:lookup", json={
-        "features": ["users:age", "users:score"], "entities": {"user_id": [2]}})
-    assert own.json()["rows"][0]["features"]["users:score"]["value"] is None
+    assert score["values"][:2] == [0.5, None]  # NaN: Feast stores it as a null
+    assert score["statuses"][:2] == ["PRESENT", "PRESENT"]
 
 
 async def test_numeric_strings_and_integral_numbers_for_integer_keys(
@@ -194,10 +191,19 @@ async def test_feature_view_version_metadata(client: httpx.AsyncClient) -> None:
     assert "feature_view_metadata" not in plain.json()["metadata"]
 
 
-async def test_columns_no_requested_view_is_keyed_by_are_ignored(client: httpx.AsyncClient) -> None:
-    both = await feast(client, features=["users:age"], entities={"user_id": [1], "merchant_id": [501]})
-    assert both.status_code == 200, both.text
-    assert both.json()["metadata"]["feature_names"] == ["user_id", "age"]
+async def test_key_columns_of_other_views_are_echoed_in_request_order(
+        client: httpx.AsyncClient) -> None:
+    """As Feast's server: a column that is a key of a served view is echoed (converted), in
+    the request's order, even if no requested view reads it; a column that is no key is not."""
+    resp = await feast(client, features=["users:age"],
+                       entities={"merchant_id": ["501"], "foo": [1], "user_id": [1]})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["metadata"]["feature_names"] == ["merchant_id", "user_id", "age"]
+    assert [r["values"] for r in body["results"]] == [[501], [1], [31]]
+    ragged = await feast(client, features=["users:age"],
+                         entities={"merchant_id": [501, 502], "user_id": [1]})
+    assert ragged.status_code == 422 and "merchant_id=2" in feast_error(ragged)[1]
     own = await client.post("/v1/features:lookup", json={
         "features": ["users:age"], "entities": {"user_id": [1], "merchant_id": [501]}})
     assert own.status_code == 422  # sparkfs's own endpoint: strict
@@ -222,7 +228,7 @@ def test_a_string_is_an_integer_key_exactly_when_it_prints_that_integer(text: st
     except ValueError:
         expected = None
     try:
-        got = coerce_entities(INT_PLAN, {"user_id": [text]})["user_id"][0]
+        got = entity_columns(Catalog(), INT_PLAN, {"user_id": [text]})["user_id"][0]
     except ValidationError:
         got = None
     assert got == expected
@@ -230,14 +236,14 @@ def test_a_string_is_an_integer_key_exactly_when_it_prints_that_integer(text: st
 
 def test_typed_columns_are_passed_through_untouched() -> None:
     values = [1, None, 3]
-    assert coerce_entities(INT_PLAN, {"user_id": values, "other": ["x"]}) == {"user_id": values}
-    assert coerce_entities(INT_PLAN, {"user_id": values})["user_id"] is values
+    assert entity_columns(Catalog(), INT_PLAN, {"user_id": values, "other": ["x"]}) == {"user_id": values}
+    assert entity_columns(Catalog(), INT_PLAN, {"user_id": values})["user_id"] is values
 
 
 def test_integral_floats_beyond_double_precision_are_refused() -> None:
-    assert coerce_entities(INT_PLAN, {"user_id": [2.0**53]})["user_id"] == [2**53]
+    assert entity_columns(Catalog(), INT_PLAN, {"user_id": [2.0**53]})["user_id"] == [2**53]
     with pytest.raises(ValidationError, match=r"entities\.user_id\[0\]"):
-        coerce_entities(INT_PLAN, {"user_id": [2.0**53 + 2]})
+        entity_columns(Catalog(), INT_PLAN, {"user_id": [2.0**53 + 2]})
 
 
 @pytest.mark.parametrize(("status", "feast_class", "raised"), [
@@ -255,3 +261,20 @@ def test_sparkfs_client_reads_feast_error_bodies(status: int, feast_class: str,
             pytest.raises(Exception, match="why") as caught:
         client.get_online_features({"user_id": [1]}, features=["users:age"])
     assert type(caught.value).__name__ == raised
+
+
+def test_non_finite_floats_as_feast_sends_them() -> None:
+    """Feast stores NaN as a null (PRESENT, null); infinities go out as protobuf JSON strings."""
+    from datetime import UTC, datetime
+
+    from sparkfs.online.reader import Status, ViewValue
+    from sparkfs.serving.lookup import LookupResult
+    from sparkfs.serving.shapes import feast_response
+
+    values = [float("nan"), float("inf"), float("-inf"), 1.5]
+    plan = LookupPlan((FeatureColumn("users", "score"),), (), {"user_id": "int64"})
+    answers = [{"users": ViewValue(Status.PRESENT, datetime(2026, 1, 1, tzinfo=UTC), {"score": v})}
+               for v in values]
+    body = feast_response(LookupResult(plan, {"user_id": [1, 2, 3, 4]}, answers), False)
+    assert body["results"][1]["values"] == [None, "Infinity", "-Infinity", 1.5]
+    assert body["results"][1]["statuses"] == ["PRESENT"] * 4

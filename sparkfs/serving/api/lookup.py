@@ -24,7 +24,7 @@ from fastapi.routing import APIRoute
 
 from sparkfs.errors import SparkfsError, ValidationError
 from sparkfs.serving.api.deps import Caller, CallerDep, caller_of
-from sparkfs.serving.feast_dialect import check_column_names, coerce_entities, plan_feast_lookup
+from sparkfs.serving.feast_dialect import check_column_names, entity_columns, plan_feast_lookup
 from sparkfs.serving.lookup import LookupResult, plan_lookup
 from sparkfs.serving.models import (
     ErrorBody,
@@ -145,11 +145,13 @@ async def get_online_features(body: FeastRequest, caller: CallerDep) -> Response
     """
     plan = plan_feast_lookup(caller.catalog, body.features, body.feature_service)
     caller.runtime.keys.authorize(caller.principal, plan)
-    check_column_names(plan, body.full_feature_names)
-    entities = coerce_entities(plan, body.entities)
-    result = await caller.runtime.lookup.lookup(caller.catalog, entities, plan=plan)
-    return json_response(feast_response(result, body.full_feature_names, iso=False,
-                                        version_metadata=body.include_feature_view_version_metadata))
+    echoed = entity_columns(caller.catalog, plan, body.entities)
+    check_column_names(echoed, plan, body.full_feature_names)
+    keys = {k: v for k, v in echoed.items() if k in plan.key_types}
+    result = await caller.runtime.lookup.lookup(caller.catalog, keys, plan=plan)
+    return json_response(feast_response(
+        result, body.full_feature_names, iso=False, entities=echoed,
+        version_metadata=body.include_feature_view_version_metadata))
 
 
 router.add_api_route("/get-online-features", get_online_features, methods=["POST"],
