@@ -11,12 +11,16 @@ reports them.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import os
 import re
 import shlex
+import signal
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +40,7 @@ from tests.conftest import REPO_ROOT
 from tests.feast_client_env import CLIENT_DIR, feast_python
 from tests.offline.conftest import write_users
 from tests.project import make_project
+from tests.redis_server import free_port
 from tests.serving.conftest import Project, serve_subprocess
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -77,12 +82,16 @@ def server(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory,
 
 @pytest.fixture(scope="module")
 def feast(server: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """``feast(cases, token="k-all")``: what Feast's client returned or raised, per case."""
+    """``feast(cases, token="k-all", others=[])``: what Feast's client returned or raised, per
+    case name."""
     python = feast_python()
     work = tmp_path_factory.mktemp("feast_repo")
 
-    def run(cases: list[dict[str, Any]], token: str | None = "k-all") -> dict[str, Any]:
-        request = {"url": server, "work_dir": str(work), "clients": [{"token": token, "cases": cases}]}
+    def run(cases: list[dict[str, Any]], token: str | None = "k-all",
+            others: Sequence[tuple[str | None, list[dict[str, Any]]]] = ()) -> dict[str, Any]:
+        """``others``: more (token, cases) clients, run by the same Feast process."""
+        clients = [{"token": t, "cases": c} for t, c in [(token, cases), *others]]
+        request = {"url": server, "work_dir": str(work), "clients": clients}
         done = subprocess.run([str(python), str(CLIENT_DIR / "driver.py")], input=json.dumps(request),
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
@@ -167,10 +176,9 @@ def test_errors_are_feast_exceptions(server: str, feast: Any) -> None:
         case("unknown feature", [{"user_id": 1}], ["user_profile:nope"]),
         case("lossy key", [{"user_id": "01"}], ["user_profile:age"]),
         case("missing key", [{"merchant_id": 501}], ["user_profile:age"]),
-    ])
-    got |= feast([case("outside scopes", pair, ["merchant_txn_aggs:txn_count_1d"])], token="k-users")
-    got |= feast([case("no key", pair, ["user_profile:age"])], token=None)
-    got |= feast([case("wrong key", pair, ["user_profile:age"])], token="nope")
+    ], others=[("k-users", [case("outside scopes", pair, ["merchant_txn_aggs:txn_count_1d"])]),
+               (None, [case("no key", pair, ["user_profile:age"])]),
+               ("nope", [case("wrong key", pair, ["user_profile:age"])])])
     expected = {
         "colliding names": "FeatureNameCollisionError", "colliding features": "FeatureNameCollisionError",
         "unknown view": "FeatureViewNotFoundException",
@@ -235,3 +243,117 @@ def test_the_documented_curl_lookups_work(server: str) -> None:
         resp = httpx.post(f"{server}/{path}", content=body,
                           headers={**headers, "Authorization": "Bearer k-all"})
         assert resp.status_code == 200, (path, headers, resp.text)
+
+
+@pytest.fixture(scope="module")
+def feast_server(server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Feast's own ``feast serve`` (SQLite online store) holding exactly what sparkfs serves for
+    users 1, 2 and merchants 501, 502: the same views, features, types, values, event times."""
+    auth = {"Authorization": "Bearer k-all"}
+    views = httpx.get(server + "/v1/feature-views", headers=auth).json()
+    services = httpx.get(server + "/v1/feature-services", headers=auth).json()
+    ids = {"user_id": [1, 2], "merchant_id": [501, 502]}
+    spec_views = []
+    for view in views:
+        keys = [k["name"] for k in view["entity_keys"]]
+        lookup = httpx.post(server + "/v1/features:lookup", headers=auth, json={
+            "features": [f"{view['name']}:*"], "entities": {k: ids[k] for k in keys}}).json()
+        rows = [{**row["entity"], "event_timestamp": answers[0]["event_time"],
+                 **{ref.split(":")[1]: a["value"] for ref, a in row["features"].items()}}
+                for row in lookup["rows"]
+                if (answers := list(row["features"].values()))[0]["status"] == "PRESENT"]
+        spec_views.append({"name": view["name"], "entities": keys, "ttl_s": view["ttl_s"],
+                           "features": view["features"], "rows": rows})
+    spec = {
+        "dir": str(tmp_path_factory.mktemp("feast_serve")), "port": free_port(),
+        "entities": [{"name": k["name"], "join_key": k["name"], "type": k["type"]}
+                     for k in {k["name"]: k for v in views for k in v["entity_keys"]}.values()],
+        "views": spec_views,
+        "services": [{"name": s["name"], "features": {
+            v: [ref.split(":")[1] for ref in s["features"] if ref.startswith(v + ":")]
+            for v in s["feature_views"]}} for s in services],
+    }
+    # its own process group: feast serve is a gunicorn master and its worker
+    proc = subprocess.Popen([str(feast_python()), str(CLIENT_DIR / "feast_server.py")],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(spec))
+    proc.stdin.close()
+    url = f"http://127.0.0.1:{spec['port']}"
+    try:
+        deadline = time.monotonic() + 120
+        while not _healthy(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                _stop(proc)
+                pytest.fail(f"feast serve did not start: {proc.stdout.read() if proc.stdout else ''}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """SIGINT (gunicorn's quick shutdown; SIGTERM waits out a 30 s graceful timeout) to the
+    server's process group, SIGKILL if it is still there."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url + "/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _columns(body: dict[str, Any]) -> dict[str, Any]:
+    """A success body by column name (Feast orders a view's features by a set's iteration)."""
+    names = body["metadata"]["feature_names"]
+    return {"columns": {n: r for n, r in zip(names, body["results"], strict=True)},
+            "views": [m["name"] for m in body["metadata"].get("feature_view_metadata", [])]}
+
+
+@pytest.mark.slow
+def test_side_by_side_with_feast_serve(server: str, feast_server: str) -> None:
+    """The same requests to ``feast serve`` and to sparkfs holding the same rows: the same
+    answers (by column; entity columns first, in request order), the same exception classes."""
+    pairs = {"user_id": [1, 2, 999], "merchant_id": [501, 502, 999]}
+    same = [
+        {"features": ["user_profile:age", "user_profile:country", "user_profile:is_premium"],
+         "entities": {"user_id": [1, 2, 999]}},
+        {"features": SEVERAL, "entities": pairs},
+        {"features": SEVERAL, "entities": pairs, "full_feature_names": True},
+        {"feature_service": "fraud_model", "entities": pairs, "full_feature_names": True},
+        {"feature_service": "fraud_model", "features": [], "entities": pairs,
+         "full_feature_names": True},
+        {"features": ["user_profile:age"], "entities": {"user_id": ["1", 2.0]}},
+        {"features": ["user_profile:age"], "entities": {"merchant_id": [501], "user_id": [1]}},
+        {"features": SEVERAL, "entities": pairs, "include_feature_view_version_metadata": True},
+    ]
+    for body in same:
+        ours = httpx.post(server + "/get-online-features", json=body,
+                          headers={"Authorization": "Bearer k-all"})
+        theirs = httpx.post(feast_server + "/get-online-features", json=body)
+        assert ours.status_code == theirs.status_code == 200, (body, ours.text, theirs.text)
+        assert _columns(ours.json()) == _columns(theirs.json()), body
+        keys = len(body["entities"])
+        assert (ours.json()["metadata"]["feature_names"][:keys]
+                == theirs.json()["metadata"]["feature_names"][:keys] == list(body["entities"]))
+    errors = [
+        ({"feature_service": "fraud_model", "entities": pairs}, "FeatureNameCollisionError"),
+        ({"features": ["nope:age"], "entities": {"user_id": [1]}}, "FeatureViewNotFoundException"),
+        ({"feature_service": "nope", "entities": {"user_id": [1]}},
+         "FeatureServiceNotFoundException"),
+    ]
+    for body, feast_class in errors:
+        ours = httpx.post(server + "/get-online-features", json=body,
+                          headers={"Authorization": "Bearer k-all"})
+        theirs = httpx.post(feast_server + "/get-online-features", json=body)
+        assert json.loads(ours.json())["class"] == json.loads(theirs.json())["class"] == feast_class
