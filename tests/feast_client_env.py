@@ -31,7 +31,7 @@ FEAST_VERSION = "0.67.0"
 CLIENT_DIR = Path(__file__).resolve().parent / "serving" / "feast_client"
 REQUIREMENTS = CLIENT_DIR / "requirements.txt"
 #: Bounds of one install attempt and of the whole build (two attempts).
-INSTALL_TIMEOUT_S = 300
+INSTALL_TIMEOUT_S = 180
 ATTEMPTS = 2
 
 
