@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ import httpx
 
 from sparkfs.errors import (
     AuthError,
+    FeatureNameCollisionError,
     LimitExceededError,
     NotFoundError,
     OnlineStoreError,
@@ -63,7 +65,12 @@ class SparkfsClient:
                             features: Sequence[str] | None = None,
                             feature_service: str | None = None,
                             full_feature_names: bool = False) -> dict[str, Any]:
-        """Feast's response shape (``metadata.feature_names`` + column-oriented ``results``)."""
+        """Feast's response shape (``metadata.feature_names`` + column-oriented ``results``).
+
+        Raises:
+            FeatureNameCollisionError: two features share a name and ``full_feature_names``
+                is false (use ``full_feature_names=True``).
+        """
         body = {**_body(entities, features, feature_service),
                 "full_feature_names": full_feature_names}
         return self._call("POST", "/get-online-features", body)  # type: ignore[no-any-return]
@@ -112,9 +119,16 @@ def _body(entities: Mapping[str, Sequence[Any]], features: Sequence[str] | None,
 
 
 def _error(resp: httpx.Response) -> SparkfsError:
+    """The sparkfs error for a failed response: ``{"error": {type, message}}`` from sparkfs's
+    endpoints, Feast's error detail (a JSON string: module, class, message) from
+    ``/get-online-features``."""
     try:
-        message = resp.json()["error"]["message"]
+        body = resp.json()
+        detail = json.loads(body) if isinstance(body, str) else body["error"]
+        message, kind = detail["message"], detail.get("type") or detail.get("class")
     except (ValueError, KeyError, TypeError):
-        message = resp.text[:500]
+        message, kind = resp.text[:500], None
     cls = _BY_STATUS.get(resp.status_code, SparkfsError)
+    if kind == "FeatureNameCollisionError":
+        cls = FeatureNameCollisionError
     return cls(f"HTTP {resp.status_code}: {message}")

@@ -13,6 +13,7 @@ handler in each front end is enough.
     │   └── ConcurrentModificationError
     ├── NotFoundError                 exit 1, HTTP 404  (unknown feature view, feature, run ...)
     ├── ValidationError               exit 1, HTTP 422  (bad user input: spine, dates, request)
+    │   └── FeatureNameCollisionError                   (two response columns would share a name)
     ├── SchemaMismatchError           exit 1, HTTP 500  (source no longer matches its definition)
     ├── WriteConflictError            exit 1, HTTP 409  (a concurrent writer committed first)
     ├── QualityGateError              exit 1, HTTP 500  (a batch failed an error-severity expectation)
@@ -31,6 +32,7 @@ __all__ = [
     "ConcurrentModificationError",
     "ConfigError",
     "DefinitionError",
+    "FeatureNameCollisionError",
     "GovernanceError",
     "LimitExceededError",
     "NotFoundError",
@@ -77,15 +79,29 @@ class ConcurrentModificationError(RegistryError):
 
 
 class NotFoundError(SparkfsError):
-    """A named object (feature view, feature, service, run, version) does not exist."""
+    """A named object (feature view, feature, service, run, version) does not exist.
+
+    ``kind`` says what was missing when the raiser knows (``"feature_view"``,
+    ``"feature_service"``, ``"feature"``), so a front end can report it in its own vocabulary
+    (the Feast endpoint names Feast's exception class for it).
+    """
 
     http_status = 404
+
+    def __init__(self, message: str = "", *, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class ValidationError(SparkfsError):
     """User input (a spine, a date range, a request) is invalid."""
 
     http_status = 422
+
+
+class FeatureNameCollisionError(ValidationError):
+    """A lookup would answer two columns under one name (e.g. ``txn_count_1d`` of two views
+    with Feast's ``full_feature_names`` false); refused rather than letting a client keep one."""
 
 
 class SchemaMismatchError(SparkfsError):

@@ -115,14 +115,16 @@ class Catalog:
         served = self.views.get(name)
         if served is None:
             raise NotFoundError(f"feature view {name!r} is not served; GET /v1/feature-views "
-                                "lists the served views (online, applied and approved)")
+                                "lists the served views (online, applied and approved)",
+                                kind="feature_view")
         return served
 
     def service(self, name: str) -> ServedService:
         served = self.services.get(name)
         if served is None:
             raise NotFoundError(f"feature service {name!r} is not served; GET "
-                                "/v1/feature-services lists the served services")
+                                "/v1/feature-services lists the served services",
+                                kind="feature_service")
         return served
 
     def resolve(self, refs: Sequence[str]) -> tuple[FeatureColumn, ...]:
@@ -145,7 +147,8 @@ class Catalog:
                 out[FeatureColumn(view_name, feature)] = None
             else:
                 raise NotFoundError(f"features[{index}]: feature view {view_name!r} has no "
-                                    f"feature {feature!r}; it has {', '.join(view.feature_names)}")
+                                    f"feature {feature!r}; it has {', '.join(view.feature_names)}",
+                                    kind="feature")
         return tuple(out)
 
 

@@ -10,19 +10,30 @@ import orjson
 from fastapi.responses import JSONResponse, Response
 
 from sparkfs.errors import SparkfsError
+from sparkfs.serving.feast_dialect import feast_error_detail
 
-__all__ = ["error_response", "json_response", "validation_message"]
+__all__ = ["error_response", "feast_error_response", "json_response", "validation_message"]
 
 log = logging.getLogger(__name__)
 
 
 def error_response(exc: SparkfsError) -> JSONResponse:
     """``{"error": {"type", "message"}}`` with the error's own HTTP status."""
-    status = exc.http_status
-    if status >= 500 and status != 503:
-        log.error("request failed: %s: %s", type(exc).__name__, exc)
+    _log(exc)
     return JSONResponse({"error": {"type": type(exc).__name__, "message": str(exc)}},
-                        status_code=status)
+                        status_code=exc.http_status)
+
+
+def feast_error_response(exc: SparkfsError) -> JSONResponse:
+    """Feast's error body (a JSON string naming a ``feast.errors`` class, see
+    :func:`feast_dialect.feast_error_detail`) with the error's own HTTP status."""
+    _log(exc)
+    return JSONResponse(feast_error_detail(exc), status_code=exc.http_status)
+
+
+def _log(exc: SparkfsError) -> None:
+    if exc.http_status >= 500 and exc.http_status != 503:
+        log.error("request failed: %s: %s", type(exc).__name__, exc)
 
 
 def validation_message(errors: Sequence[Mapping[str, Any]]) -> str:
