@@ -218,9 +218,12 @@ def load_config(path: str | Path | None = None) -> SparkfsConfig:
             "(a template is conf/sparkfs.yaml in the sparkfs repository)"
         )
     try:
-        raw = expand_env_tree(yaml.safe_load(cfg_path.read_text()) or {}, source)
+        raw = expand_env_tree(yaml.safe_load(cfg_path.read_text(encoding="utf-8")) or {}, source)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source}: byte {exc.start} is not UTF-8 "
+                          f"({exc.object[exc.start:exc.start + 1]!r}); save the file as UTF-8") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of sections")
     raw = _apply_env_overrides(raw, source)
