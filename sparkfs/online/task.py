@@ -162,11 +162,11 @@ def _point_bytes(points: _Points, view: OnlineView) -> tuple[bytes, list[int]]:
     return b"".join(parts), offsets
 
 
-def encode_batch(batch: pa.RecordBatch, view: OnlineView,
-                 prefix: bytes) -> tuple[list[bytes], list[bytes | None], np.ndarray]:
+def encode_batch(batch: pa.RecordBatch, view: OnlineView, prefix: bytes,
+                 points: _Points | None = None) -> tuple[list[bytes], list[bytes | None], np.ndarray]:
     """Keys, values (``None`` for an entity without points) and each value's last event time
     (µs) of one Arrow batch, in the layout of ``layout.py``."""
-    points = _points(batch)
+    points = points or _points(batch)
     keys = _keys(batch, view, prefix)
     heads = _headers(points)
     buf, offsets = _point_bytes(points, view)
@@ -181,7 +181,8 @@ def encode_batch(batch: pa.RecordBatch, view: OnlineView,
     return keys, values, np.asarray(last_ev, dtype=np.int64)
 
 
-def _framed_fresh(writer: BulkWriter, task: WriteTask, batch: pa.RecordBatch) -> WriteCounts | None:
+def _framed_fresh(writer: BulkWriter, task: WriteTask, batch: pa.RecordBatch,
+                  points: _Points) -> WriteCounts | None:
     """The vectorised path of a full refresh (see ``frames.py``) when every entity of the batch
     has one point; ``None`` when it does not apply."""
     view = task.view
@@ -191,7 +192,6 @@ def _framed_fresh(writer: BulkWriter, task: WriteTask, batch: pa.RecordBatch) ->
             or len(view.keys) != 1 or view.keys[0].dtype not in ("int32", "int64")
             or not all(f.dtype in FIXED_TYPES for f in view.features)):
         return None
-    points = _points(batch)
     if not (points.counts == 1).all():
         return None
     ev = points.ev
@@ -213,10 +213,13 @@ def _framed_fresh(writer: BulkWriter, task: WriteTask, batch: pa.RecordBatch) ->
 
 
 def _write_slice(writer: BulkWriter, task: WriteTask, batch: pa.RecordBatch) -> WriteCounts:
-    framed = _framed_fresh(writer, task, batch)
+    if batch.num_rows == 0:
+        return WriteCounts()
+    points = _points(batch)
+    framed = _framed_fresh(writer, task, batch, points)
     if framed is not None:
         return framed
-    keys, values, ev = encode_batch(batch, task.view, task.prefix)
+    keys, values, ev = encode_batch(batch, task.view, task.prefix, points)
     ops = (np.asarray(batch.column(OP_COLUMN).to_numpy(zero_copy_only=False))
            if OP_COLUMN in batch.schema.names else np.zeros(len(keys), dtype=np.int8))
     counts = WriteCounts(deferred=int((ops == 3).sum()))
