@@ -34,6 +34,7 @@ __all__ = [
     "sync_checkpoints",
     "training_sets",
     "watermarks",
+    "written_outputs",
 ]
 
 metadata = MetaData()
@@ -158,6 +159,17 @@ training_sets = Table(
     Column("table_versions", JSON, nullable=False),
     Column("definition_versions", JSON, nullable=False),
     Column("options", JSON, nullable=True),
+)
+
+#: Paths a command wrote for its user (training sets, reproductions): what may be rewritten.
+written_outputs = Table(
+    "written_outputs",
+    metadata,
+    Column("path", Text, primary_key=True),  # normalised (sparkfs.outputs.normalize_path)
+    Column("kind", String(32), nullable=False),
+    Column("written_at", DateTime(timezone=True), nullable=False),
+    Column("user", String(128), nullable=False),
+    Column("ref", String(64), nullable=True),  # e.g. the training set id
 )
 
 #: Online sync progress per feature view.
