@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from sparkfs.config import SparkfsConfig, default_config_path, load_config
+from sparkfs.control_chars import refuse_control
 from sparkfs.registry import AuditLog, DefinitionStore, open_engine
 from sparkfs.registry.runs import RunStore
 from sparkfs.repository import Repository, load_repository
@@ -26,10 +27,12 @@ __all__ = ["CliContext", "current_user"]
 
 
 def current_user(explicit: str | None = None) -> str:
-    """``--user``, else ``$SPARKFS_USER``, else the login name."""
+    """``--user``, else ``$SPARKFS_USER``, else the login name (printable text only)."""
     if explicit:
-        return explicit
-    return os.environ.get("SPARKFS_USER") or getpass.getuser()
+        return refuse_control(explicit, "--user")
+    if os.environ.get("SPARKFS_USER"):
+        return refuse_control(os.environ["SPARKFS_USER"], "$SPARKFS_USER")
+    return getpass.getuser()
 
 
 @dataclass

@@ -6,6 +6,7 @@ import click
 
 from sparkfs.cli.context import CliContext
 from sparkfs.cli.output import echo_json, echo_table, fmt_time
+from sparkfs.control_chars import escape_control
 from sparkfs.governance import ReviewBoard, ReviewState
 
 __all__ = ["audit_cmd", "review_group"]
@@ -26,10 +27,10 @@ def _split(ref: str) -> tuple[str, str | None]:
 
 def _echo_state(result: ReviewState) -> None:
     counted = f"{len(result.approvals)}/{result.required}"
-    click.echo(f"{result.kind} {result.name}@{result.version}: {result.state} (approvals {counted}: "
-               f"{', '.join(result.approvals) or 'none'})")
+    click.echo(escape_control(f"{result.kind} {result.name}@{result.version}: {result.state} (approvals {counted}: "
+                              f"{', '.join(result.approvals) or 'none'})"))
     if result.missing and result.state == "in_review":
-        click.echo(f"  still needs {'; '.join(result.missing)}")
+        click.echo(escape_control(f"  still needs {'; '.join(result.missing)}"))
 
 
 @click.group("review")

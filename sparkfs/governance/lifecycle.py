@@ -23,6 +23,7 @@ from typing import Literal
 from sqlalchemy import Engine, and_, insert, select
 
 from sparkfs.config import GovernanceConfig
+from sparkfs.control_chars import refuse_control
 from sparkfs.errors import GovernanceError, NotFoundError
 from sparkfs.governance.policy import ApprovalPolicy
 from sparkfs.registry.audit import AuditLog
@@ -149,7 +150,7 @@ class ReviewBoard:
     def request(self, user: str, name: str, version: str | None = None, *, kind: str | None = None,
                 comment: str = "") -> ReviewState:
         """Ask for review: draft or rejected → in_review."""
-        current = self._current(name, version, kind)
+        current = self._current(name, version, kind, user, comment)
         if current.state not in ("draft", "rejected"):
             self._refuse(user, "request", current, comment,
                          f"{current.ref} is {current.state}; only a draft or rejected version can be put up for review")
@@ -158,7 +159,7 @@ class ReviewBoard:
     def approve(self, user: str, name: str, version: str | None = None, *, kind: str | None = None,
                 comment: str = "") -> ReviewState:
         """One approval; the version is approved once the policy's approvals are all there."""
-        current = self._current(name, version, kind)
+        current = self._current(name, version, kind, user, comment)
         if user == current.author:
             self._refuse(user, "approve", current, comment,
                          f"{user} authored {current.ref} and cannot approve it; ask one of: "
@@ -181,7 +182,7 @@ class ReviewBoard:
     def reject(self, user: str, name: str, version: str | None = None, *, kind: str | None = None,
                comment: str = "") -> ReviewState:
         """in_review (or approved) → rejected; approvals are discarded."""
-        current = self._current(name, version, kind)
+        current = self._current(name, version, kind, user, comment)
         if user not in current.eligible:
             self._refuse(user, "reject", current, comment,
                          f"{user} is not an approver of {current.ref}; approvers: {', '.join(current.eligible) or 'none configured'}")
@@ -192,7 +193,7 @@ class ReviewBoard:
     def deprecate(self, user: str, name: str, version: str | None = None, *, kind: str | None = None,
                   comment: str = "") -> ReviewState:
         """approved → deprecated (by an approver or the author); no longer usable in production."""
-        current = self._current(name, version, kind)
+        current = self._current(name, version, kind, user, comment)
         if user not in current.eligible and user != current.author:
             self._refuse(user, "deprecate", current, comment,
                          f"{user} may not deprecate {current.ref}; its author {current.author} or an approver "
@@ -201,7 +202,10 @@ class ReviewBoard:
             self._refuse(user, "deprecate", current, comment, f"{current.ref} is {current.state}; only an approved version can be deprecated")
         return self._act(user, "deprecate", current, comment)
 
-    def _current(self, name: str, version: str | None, kind: str | None) -> ReviewState:
+    def _current(self, name: str, version: str | None, kind: str | None, user: str = "",
+                 comment: str = "") -> ReviewState:
+        refuse_control(user, "the user name")
+        refuse_control(comment, "the comment (--comment)")
         if version is None and "@" in name:  # NAME@VERSION, as on the command line
             name, version = name.split("@", 1)
         resolved_kind, resolved = self.resolve(name, kind)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
+from sparkfs.control_chars import refuse_control
 from sparkfs.registry.schema import audit_log
 
 __all__ = ["AuditEntry", "AuditLog"]
@@ -48,7 +49,13 @@ class AuditLog:
         comment: str = "",
         details: dict[str, Any] | None = None,
     ) -> None:
-        """Append inside an open transaction (so the entry commits with the change it records)."""
+        """Append inside an open transaction (so the entry commits with the change it records).
+
+        Raises:
+            ValidationError: ``user`` or ``comment`` holds a control character.
+        """
+        refuse_control(user, "the user name")
+        refuse_control(comment, "the comment")
         conn.execute(
             insert(audit_log).values(
                 at=datetime.now(UTC), user=user, action=action, kind=kind, name=name,
