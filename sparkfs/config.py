@@ -100,6 +100,7 @@ class ServingConfig(_Model):
     auth_enabled: bool = False
     api_keys: list[ApiKeyConfig] = Field(default_factory=list)
     max_entities: int = Field(default=1000, gt=0)
+    max_request_bytes: int = Field(default=1_048_576, gt=0, description="larger bodies get 413")
     redis_timeout_s: float = Field(default=0.5, gt=0)
     registry_refresh_s: float = Field(default=5.0, gt=0)
     cache: CacheConfig = Field(default_factory=CacheConfig)

@@ -10,6 +10,7 @@ import orjson
 from fastapi.responses import JSONResponse, Response
 
 from sparkfs.errors import SparkfsError
+from sparkfs.serving.echo import excerpt, short_message
 
 __all__ = ["error_response", "json_response", "validation_message"]
 
@@ -17,11 +18,12 @@ log = logging.getLogger(__name__)
 
 
 def error_response(exc: SparkfsError) -> JSONResponse:
-    """``{"error": {"type", "message"}}`` with the error's own HTTP status."""
+    """``{"error": {"type", "message"}}`` with the error's own HTTP status (the message cut to
+    :data:`~sparkfs.serving.limits.MAX_MESSAGE_CHARS`)."""
     status = exc.http_status
     if status >= 500 and status != 503:
-        log.error("request failed: %s: %s", type(exc).__name__, exc)
-    return JSONResponse({"error": {"type": type(exc).__name__, "message": str(exc)}},
+        log.error("request failed: %s: %s", type(exc).__name__, short_message(str(exc)))
+    return JSONResponse({"error": {"type": type(exc).__name__, "message": short_message(str(exc))}},
                         status_code=status)
 
 
@@ -29,7 +31,7 @@ def validation_message(errors: Sequence[Mapping[str, Any]]) -> str:
     """pydantic / FastAPI validation errors as ``field.path: problem; ...`` (first five)."""
     problems = []
     for item in errors[:5]:
-        loc = ".".join(str(p) for p in item.get("loc", ()) if p != "body") or "body"
+        loc = ".".join(excerpt(p, quote=False) for p in item.get("loc", ()) if p != "body") or "body"
         problems.append(f"{loc}: {item.get('msg', 'invalid')}")
     return "; ".join(problems) or "invalid request body"
 
