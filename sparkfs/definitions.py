@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -31,6 +32,7 @@ __all__ = [
     "Source",
     "Transformation",
     "definition_version",
+    "spec_version",
     "window_label",
 ]
 
@@ -318,9 +320,11 @@ def canonical_spec(definition: Definition) -> dict[str, Any]:
 
 def definition_version(definition: Definition) -> str:
     """Content hash of the canonical form: key order and YAML formatting do not change it."""
-    payload = json.dumps(
-        {"kind": KINDS[type(definition)], "spec": canonical_spec(definition)},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+    return spec_version(KINDS[type(definition)], canonical_spec(definition))
+
+
+def spec_version(kind: str, spec: Mapping[str, Any]) -> str:
+    """The version of a canonical ``spec`` of ``kind``, e.g. as stored in the registry (which
+    checks every spec it reads against its version with this)."""
+    payload = json.dumps({"kind": kind, "spec": spec}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

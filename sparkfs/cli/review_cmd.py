@@ -7,6 +7,7 @@ import click
 from sparkfs.cli.context import CliContext
 from sparkfs.cli.output import echo_json, echo_table, fmt_time
 from sparkfs.control_chars import escape_control
+from sparkfs.errors import TamperedRegistryError
 from sparkfs.governance import ReviewBoard, ReviewState
 
 __all__ = ["audit_cmd", "review_group"]
@@ -113,13 +114,35 @@ def _note(comment: str, reason: object) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-@click.command("audit")
-@click.argument("name", required=False)
+class _AuditGroup(click.Group):
+    """``sparkfs audit [NAME]`` lists entries and ``sparkfs audit verify`` checks the registry: a
+    first argument that is not a subcommand is the NAME to filter on."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        name = None
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            name, args = args[0], args[1:]
+        rest = super().parse_args(ctx, args)
+        ctx.params["name"] = name
+        return rest
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "[NAME] [--limit N] [--json] | verify [--json]")
+
+
+@click.group("audit", cls=_AuditGroup, invoke_without_command=True)
 @click.option("--limit", default=100, show_default=True, help="How many of the newest entries to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.pass_obj
-def audit_cmd(state: CliContext, name: str | None, limit: int, as_json: bool) -> None:
-    """The append-only audit log (applies, reviews, refusals, gate failures), oldest first."""
+@click.pass_context
+def audit_cmd(ctx: click.Context, name: str | None, limit: int, as_json: bool) -> None:
+    """The append-only audit log (applies, reviews, refusals, gate failures), oldest first.
+
+    NAME (first) shows the entries of one definition. `sparkfs audit verify` checks that the
+    registry's history is what sparkfs wrote.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    state: CliContext = ctx.obj
     entries = state.audit.entries(name=name, limit=limit)
     if as_json:
         echo_json([e.__dict__ for e in entries])
@@ -129,3 +152,34 @@ def audit_cmd(state: CliContext, name: str | None, limit: int, as_json: bool) ->
         [[e.id, fmt_time(e.at), e.user, e.action, e.kind, e.name, (e.version or "")[:16], e.outcome,
           _note(e.comment, (e.details or {}).get("reason"))] for e in entries],
     )
+
+
+@audit_cmd.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def verify_cmd(state: CliContext, as_json: bool) -> None:
+    """Verify the registry: the hash chains of the audit log and the reviews, every definition
+    spec against its version, the heads and review rows against the audit log.
+
+    Prints what was checked and the chain heads (keep them elsewhere: a later verify must still
+    contain them). Exits 1 naming the first broken link when anything fails.
+    """
+    from sparkfs.registry.integrity import verify_registry
+
+    report = verify_registry(state.engine)
+    if as_json:
+        echo_json({"intact": report.intact, "problems": list(report.problems), "rows": dict(report.rows),
+                   "heads": dict(report.heads)})
+    else:
+        for table, count in report.rows.items():
+            head = f", head {report.heads[table]}" if table in report.heads else ""
+            click.echo(f"{table}: {count} row(s) checked{head}")
+        for problem in report.problems:
+            click.echo(escape_control(f"BROKEN: {problem}"))
+    if not report.intact:
+        raise TamperedRegistryError(
+            f"the registry fails verification ({len(report.problems)} problem(s)); the first broken "
+            f"link: {report.problems[0]}; restore the registry from a backup and find out who "
+            "could write to it")
+    if not as_json:
+        click.echo("registry verified: intact")

@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import Engine, and_, insert, select
+from sqlalchemy import Engine, and_, select
 
 from sparkfs.config import GovernanceConfig
 from sparkfs.control_chars import refuse_control
 from sparkfs.errors import GovernanceError, NotFoundError
 from sparkfs.governance.policy import ApprovalPolicy
 from sparkfs.registry.audit import AuditLog
+from sparkfs.registry.chain import append_chained
 from sparkfs.registry.definitions import DefinitionStore, VersionRecord
 from sparkfs.registry.schema import reviews
 
@@ -220,8 +221,8 @@ class ReviewBoard:
         replay = [*self._rows(current.kind, current.name, current.version), _Row(action, user, now)]
         after = _derive(replay, self._policy_of(current))[0]
         with self._engine.begin() as conn:  # the review row and its audit entry commit together
-            conn.execute(insert(reviews).values(kind=current.kind, name=current.name, version=current.version,
-                                                action=action, user=user, comment=comment, at=now))
+            append_chained(conn, reviews, {"kind": current.kind, "name": current.name, "version": current.version,
+                                           "action": action, "user": user, "comment": comment, "at": now})
             AuditLog.append_in(conn, user=user, action=f"review.{action}", kind=current.kind, name=current.name,
                                version=current.version, outcome="ok", comment=comment,
                                details={"from": current.state, "to": after})

@@ -1,8 +1,9 @@
 """Registry tables (SQLAlchemy Core). One metadata object; every store module uses these.
 
 Append-only by design: definition versions, reviews and the audit log are only ever inserted.
-On SQLite and PostgreSQL, triggers reject UPDATE/DELETE on ``audit_log`` and
-``definition_versions`` (see :mod:`sparkfs.registry.database`).
+On SQLite and PostgreSQL, triggers reject UPDATE/DELETE on them and inserts that would
+replace a row or break the hash chain of ``audit_log`` and ``reviews`` (see
+:mod:`sparkfs.registry.database` and :mod:`sparkfs.registry.chain`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ __all__ = [
 ]
 
 metadata = MetaData()
+
+
+def _chain_columns() -> list[Column[str]]:
+    """The hash chain of an append-only table (:mod:`sparkfs.registry.chain`): nullable only so
+    that a registry created before them can add them; never null once written."""
+    return [Column("prev_hash", String(64), nullable=True), Column("row_hash", String(64), nullable=True)]
+
 
 #: Every version of every definition ever applied (immutable history).
 definition_versions = Table(
@@ -76,6 +84,7 @@ reviews = Table(
     Column("user", String(128), nullable=False),
     Column("comment", Text, nullable=False, default=""),
     Column("at", DateTime(timezone=True), nullable=False),
+    *_chain_columns(),
 )
 
 #: Append-only audit log of every apply, review action, run, sync and refusal.
@@ -92,6 +101,7 @@ audit_log = Table(
     Column("outcome", String(32), nullable=False),
     Column("comment", Text, nullable=False, default=""),
     Column("details", JSON, nullable=True),
+    *_chain_columns(),
 )
 
 #: Every job run (materialize, backfill chunk, sync, training set, validate).

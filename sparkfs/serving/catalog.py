@@ -245,6 +245,10 @@ class CatalogSource:
         self._seen = seen
         return True
 
+    def invalidate(self) -> None:
+        """Make the next :meth:`refresh` rebuild the catalog even if the registry looks the same."""
+        self._seen = None
+
     def _spec(self, kind: str, name: str, version: str) -> dict[str, Any]:
         key = (kind, name, version)
         if key not in self._specs:

@@ -5,7 +5,6 @@ now refused where they enter, and whatever is stored is printed escaped."""
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
@@ -14,6 +13,7 @@ from sparkfs.errors import ValidationError
 from sparkfs.workspace import Workspace
 from tests.governance.conftest import board
 from tests.project import Project
+from tests.registry.tampering import legacy_registry
 
 FORGED = "x\n1  2026-01-01 00:00:00  alice  review.approve  feature_view  user_profile  ok"
 ANSI = "bob\x1b[2K\r\x1b[32mapproved\x1b[0m"
@@ -44,16 +44,13 @@ def test_the_cli_refuses_them_from_user_and_environment(project: Project) -> Non
 
 
 def test_stored_control_characters_are_printed_escaped(project: Project) -> None:
+    # a registry of the previous version, which stored them; upgraded (sealed) by the apply
+    legacy_registry(project.root / "registry.db", [(ANSI, "review.request", "ok", FORGED)])
     assert project.run("apply").returncode == 0
-    db = sqlite3.connect(project.root / "registry.db")
-    db.execute("INSERT INTO audit_log (at, user, action, outcome, comment) VALUES "
-               "('2026-01-01 00:00:00', ?, 'review.request', 'ok', ?)", (ANSI, FORGED))
-    db.commit()
-    db.close()
     listing = project.run("audit")
     assert listing.returncode == 0
     assert "\x1b" not in listing.stdout and "\r" not in listing.stdout
-    assert escape_control(ANSI) in listing.stdout and len(listing.stdout.splitlines()) == 2 + 7
+    assert escape_control(ANSI) in listing.stdout and len(listing.stdout.splitlines()) == 2 + 8
     assert "x\\n1  2026-01-01" in listing.stdout
 
 
