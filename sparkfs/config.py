@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from sparkfs.errors import ConfigError
@@ -108,6 +108,8 @@ class ServingConfig(_Model):
 
 class GovernanceConfig(_Model):
     enabled: bool = False
+    identity: Literal["trusted", "api_key", "database"] = Field(
+        default="trusted", description="how the acting user is established (docs/governance.md)")
     approvers: list[str] = Field(default_factory=list)
     required_approvals: int = Field(default=1, ge=1)
     approvers_by_tag: dict[str, list[str]] = Field(default_factory=dict)
@@ -124,6 +126,15 @@ class SparkfsConfig(_Model):
     spark: SparkConfig = Field(default_factory=SparkConfig)
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
     config_path: str = Field(default="", description="set by load_config; not read from the file")
+
+    @model_validator(mode="after")
+    def _identity_has_a_source(self) -> SparkfsConfig:
+        if self.governance.identity == "database" and self.registry.url.startswith("sqlite"):
+            raise ValueError(
+                "governance.identity is database, but registry.url is a SQLite file, which has no "
+                "authenticated user: use a PostgreSQL registry (postgresql+psycopg://USER@HOST/DB) "
+                "or governance.identity: trusted or api_key")
+        return self
 
 
 def default_config_path() -> Path:

@@ -30,7 +30,7 @@ __all__ = ["cli", "main"]
     default=None,
     help="Config file. Default: $SPARKFS_CONFIG, else conf/sparkfs.yaml.",
 )
-@click.option("--user", default=None, help="Acting user (default: $SPARKFS_USER, else the login name).")
+@click.option("--user", default=None, help="Acting user (default: $SPARKFS_USER, else the login name); unchecked unless governance.identity is api_key or database.")
 @click.option("--master", default=None, help="Spark master for commands that run Spark (overrides the config).")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks on errors.")
 @click.version_option(package_name="sparkfs")

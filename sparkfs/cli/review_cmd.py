@@ -9,6 +9,7 @@ from sparkfs.cli.output import echo_json, echo_table, fmt_time
 from sparkfs.control_chars import escape_control
 from sparkfs.errors import TamperedRegistryError
 from sparkfs.governance import ReviewBoard, ReviewState
+from sparkfs.governance.identity import review_refusal
 
 __all__ = ["audit_cmd", "review_group"]
 
@@ -19,6 +20,21 @@ _COMMENT = click.option("--comment", "-m", default="", help="Why; recorded with 
 
 def _board(state: CliContext) -> ReviewBoard:
     return ReviewBoard(state.engine, state.config.governance)
+
+
+def _reviewer(state: CliContext, action: str, name: str, version: str | None, kind: str | None,
+              comment: str) -> str:
+    """The acting user of a review action, or an audited refusal (governance.identity)."""
+    identity = state.identity
+    reason = review_refusal(identity, action)
+    if reason is not None:
+        _board(state).refuse(identity.user, action, name, version, kind=kind, comment=comment, reason=reason)
+    if identity.mode == "trusted":
+        click.echo(f"warning: governance.identity is trusted: acting as {identity.user!r} because "
+                   f"{'--user / $SPARKFS_USER says so' if identity.claimed else 'that is the login name'}; "
+                   "nothing checks it, anyone can claim any name (docs/governance.md, Trust model)",
+                   err=True)
+    return identity.user
 
 
 def _split(ref: str) -> tuple[str, str | None]:
@@ -38,9 +54,11 @@ def _echo_state(result: ReviewState) -> None:
 def review_group() -> None:
     """Review definition versions: draft -> in_review -> approved -> deprecated (or rejected).
 
-    NAME@VERSION picks a version (a prefix is enough); the default is the current one. The
-    acting user is --user, else $SPARKFS_USER. Approvers come from governance.approvers and
-    governance.approvers_by_tag; an author cannot approve their own version.
+    NAME@VERSION picks a version (a prefix is enough); the default is the current one. Who acts
+    depends on governance.identity: trusted (--user, else $SPARKFS_USER: unchecked), database
+    (the registry database's user) or api_key (reviews only through the server). Approvers come
+    from governance.approvers and governance.approvers_by_tag; an author cannot approve their
+    own version.
     """
 
 
@@ -52,7 +70,8 @@ def review_group() -> None:
 def request_cmd(state: CliContext, ref: str, kind: str | None, comment: str) -> None:
     """Put a draft (or rejected) version up for review."""
     name, version = _split(ref)
-    _echo_state(_board(state).request(state.user, name, version, kind=kind, comment=comment))
+    user = _reviewer(state, "request", name, version, kind, comment)
+    _echo_state(_board(state).request(user, name, version, kind=kind, comment=comment))
 
 
 @review_group.command("approve")
@@ -63,7 +82,8 @@ def request_cmd(state: CliContext, ref: str, kind: str | None, comment: str) -> 
 def approve_cmd(state: CliContext, ref: str, kind: str | None, comment: str) -> None:
     """Approve the version in review (needs governance.required_approvals distinct approvers)."""
     name, version = _split(ref)
-    _echo_state(_board(state).approve(state.user, name, version, kind=kind, comment=comment))
+    user = _reviewer(state, "approve", name, version, kind, comment)
+    _echo_state(_board(state).approve(user, name, version, kind=kind, comment=comment))
 
 
 @review_group.command("reject")
@@ -74,7 +94,8 @@ def approve_cmd(state: CliContext, ref: str, kind: str | None, comment: str) -> 
 def reject_cmd(state: CliContext, ref: str, kind: str | None, comment: str) -> None:
     """Reject the version in review; the author may fix it and request review again."""
     name, version = _split(ref)
-    _echo_state(_board(state).reject(state.user, name, version, kind=kind, comment=comment))
+    user = _reviewer(state, "reject", name, version, kind, comment)
+    _echo_state(_board(state).reject(user, name, version, kind=kind, comment=comment))
 
 
 @review_group.command("deprecate")
@@ -85,7 +106,8 @@ def reject_cmd(state: CliContext, ref: str, kind: str | None, comment: str) -> N
 def deprecate_cmd(state: CliContext, ref: str, kind: str | None, comment: str) -> None:
     """Deprecate an approved version: production jobs and serving stop accepting it."""
     name, version = _split(ref)
-    _echo_state(_board(state).deprecate(state.user, name, version, kind=kind, comment=comment))
+    user = _reviewer(state, "deprecate", name, version, kind, comment)
+    _echo_state(_board(state).deprecate(user, name, version, kind=kind, comment=comment))
 
 
 @review_group.command("status")

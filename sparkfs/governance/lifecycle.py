@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, NoReturn
 
 from sqlalchemy import Engine, and_, select
 
@@ -52,6 +52,7 @@ class ReviewState:
     eligible: tuple[str, ...]
     missing: tuple[str, ...]
     last_action_at: datetime | None
+    requested_by: str | None = None  # who put the current review cycle up (the last request)
 
     @property
     def ref(self) -> str:
@@ -137,6 +138,7 @@ class ReviewBoard:
             current=record.current, approvals=approvals, required=policy.required,
             eligible=policy.eligible, missing=tuple(policy.missing(approvals)),
             last_action_at=rows[-1].at if rows else None,
+            requested_by=next((r.user for r in reversed(rows) if r.action == "request"), None),
         )
 
     def status(self, name: str | None = None, kind: str | None = None) -> list[ReviewState]:
@@ -164,6 +166,11 @@ class ReviewBoard:
         if user == current.author:
             self._refuse(user, "approve", current, comment,
                          f"{user} authored {current.ref} and cannot approve it; ask one of: "
+                         f"{', '.join(u for u in current.eligible if u != user) or 'no other approver configured'}")
+        if self._config.identity != "trusted" and user == current.requested_by:
+            self._refuse(user, "approve", current, comment,
+                         f"{user} requested the review of {current.ref} and cannot approve it "
+                         f"(governance.identity: {self._config.identity}); ask one of: "
                          f"{', '.join(u for u in current.eligible if u != user) or 'no other approver configured'}")
         if user not in current.eligible:
             self._refuse(user, "approve", current, comment,
@@ -203,6 +210,16 @@ class ReviewBoard:
             self._refuse(user, "deprecate", current, comment, f"{current.ref} is {current.state}; only an approved version can be deprecated")
         return self._act(user, "deprecate", current, comment)
 
+    def refuse(self, user: str, action: str, name: str, version: str | None = None, *,
+               kind: str | None = None, comment: str = "", reason: str) -> NoReturn:
+        """Audit a refused review ``action`` on a definition and raise (e.g. an identity that
+        may not act: :func:`sparkfs.governance.identity.review_refusal`).
+
+        Raises:
+            GovernanceError: always, with ``reason``.
+        """
+        self._refuse(user, action, self._current(name, version, kind, user, comment), comment, reason)
+
     def _current(self, name: str, version: str | None, kind: str | None, user: str = "",
                  comment: str = "") -> ReviewState:
         refuse_control(user, "the user name")
@@ -231,7 +248,7 @@ class ReviewBoard:
     def _policy_of(self, current: ReviewState) -> ApprovalPolicy:
         return self.policy(self._record(current.kind, current.name, current.version))
 
-    def _refuse(self, user: str, action: str, current: ReviewState, comment: str, reason: str) -> None:
+    def _refuse(self, user: str, action: str, current: ReviewState, comment: str, reason: str) -> NoReturn:
         self._audit.append(user=user, action=f"review.{action}", kind=current.kind, name=current.name,
                            version=current.version, outcome="refused", comment=comment,
                            details={"reason": reason, "state": current.state})
