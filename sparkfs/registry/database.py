@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from sparkfs.errors import RegistryError
@@ -56,12 +56,12 @@ BEGIN SELECT RAISE(ABORT, 'definition_heads rows are never deleted (a removed de
 """
 
 _PG_FUNCTION = """
-CREATE OR REPLACE FUNCTION sparkfs_append_only() RETURNS trigger AS $$
+CREATE FUNCTION sparkfs_append_only() RETURNS trigger AS $$
 BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$ LANGUAGE plpgsql
 """
 
 _PG_CHAIN_FUNCTION = """
-CREATE OR REPLACE FUNCTION sparkfs_chain_append() RETURNS trigger AS $$
+CREATE FUNCTION sparkfs_chain_append() RETURNS trigger AS $$
 DECLARE last_id bigint; last_hash text;
 BEGIN
   EXECUTE format('SELECT id, row_hash FROM %I ORDER BY id DESC LIMIT 1', TG_TABLE_NAME)
@@ -101,23 +101,25 @@ def _install_append_only(engine: Engine) -> None:
             conn.execute(text(_SQLITE_VERSIONS_TRIGGER))
             conn.execute(text(_SQLITE_HEADS_TRIGGER))
         elif engine.dialect.name == "postgresql":
-            conn.execute(text(_PG_FUNCTION))
-            conn.execute(text(_PG_CHAIN_FUNCTION.format(genesis=GENESIS)))
-            for table in APPEND_ONLY_TABLES:
-                conn.execute(text(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}"))
-                conn.execute(
-                    text(
-                        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                        "FOR EACH ROW EXECUTE FUNCTION sparkfs_append_only()"
-                    )
-                )
-            for table in CHAINED_TABLES:
-                conn.execute(text(f"DROP TRIGGER IF EXISTS {table}_chain ON {table}"))
-                conn.execute(text(f"CREATE TRIGGER {table}_chain BEFORE INSERT ON {table} "
-                                  "FOR EACH ROW EXECUTE FUNCTION sparkfs_chain_append()"))
-            conn.execute(text("DROP TRIGGER IF EXISTS definition_heads_no_delete ON definition_heads"))
-            conn.execute(text("CREATE TRIGGER definition_heads_no_delete BEFORE DELETE ON definition_heads "
-                              "FOR EACH ROW EXECUTE FUNCTION sparkfs_append_only()"))
+            _install_pg(conn)
+
+
+def _install_pg(conn: Connection) -> None:
+    """Functions and triggers that are missing (only an owner may replace them, and every
+    person's own login opens the registry under ``governance.identity: database``)."""
+    functions = {r[0] for r in conn.execute(text("SELECT proname FROM pg_proc"))}
+    triggers = {r[0] for r in conn.execute(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))}
+    if "sparkfs_append_only" not in functions:
+        conn.execute(text(_PG_FUNCTION))
+    if "sparkfs_chain_append" not in functions:
+        conn.execute(text(_PG_CHAIN_FUNCTION.format(genesis=GENESIS)))
+    wanted = [(f"{t}_append_only", t, "UPDATE OR DELETE", "sparkfs_append_only") for t in APPEND_ONLY_TABLES]
+    wanted += [(f"{t}_chain", t, "INSERT", "sparkfs_chain_append") for t in CHAINED_TABLES]
+    wanted.append(("definition_heads_no_delete", "definition_heads", "DELETE", "sparkfs_append_only"))
+    for name, table, events, function in wanted:
+        if name not in triggers:
+            conn.execute(text(f"CREATE TRIGGER {name} BEFORE {events} ON {table} "
+                              f"FOR EACH ROW EXECUTE FUNCTION {function}()"))
 
 
 def _add_missing_columns(engine: Engine) -> None:
@@ -136,11 +138,13 @@ def _add_chain(engine: Engine, name: str) -> None:
     Runs once, in one write transaction (a second process opening the registry at the same
     time waits, then finds the columns): rows written later without a hash are forgeries.
     """
+    if "row_hash" in {c["name"] for c in inspect(engine).get_columns(name)}:
+        return
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text(f"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE"))
         if "row_hash" in {c["name"] for c in inspect(conn).get_columns(name)}:
-            return
+            return  # another process upgraded it while we waited for the lock
         for column in ("prev_hash", "row_hash"):
             conn.execute(text(f"ALTER TABLE {name} ADD COLUMN {column} VARCHAR(64)"))
         if engine.dialect.name == "sqlite":
