@@ -4,11 +4,12 @@ Every writer that takes a path from its user (a training set's ``--out``, a repr
 ``--out``, ``demo generate --out``) asks :func:`check_output` before it computes anything:
 
 * a path that overlaps a **protected location** (the offline root, the sandbox root, the
-  registry file, the config and feature directories, a feature view's source, the spine being
-  read) is refused, with or without ``overwrite``: writing there would destroy production data
+  registry file, the config file, the feature directory, a feature view's source, the spine
+  being read) is refused, with or without ``overwrite``: writing there would destroy production data
   or the input of the very job;
-* a path that **exists** and is not the writer's own earlier output of the same kind is refused
-  unless ``overwrite`` is given; the message says what is there and what to do.
+* a path that **exists** (a file, or a directory that is not empty) and is not the writer's own
+  earlier output of the same kind is refused unless ``overwrite`` is given; the message says
+  what is there and what to do.
 
 Paths are compared after normalisation (a local path is made absolute with symbolic links
 resolved; a URI loses its trailing slashes), and "overlaps" means equal, inside, or containing:
@@ -65,7 +66,7 @@ def protected_locations(config: SparkfsConfig, repository: Repository | None = N
              Protected("the sandbox root (offline.sandbox_root)", config.offline.sandbox_root),
              Protected("the feature repository (features_dir)", config.features_dir)]
     if config.config_path:
-        found.append(Protected("the config directory", os.path.dirname(config.config_path)))
+        found.append(Protected("the config file", config.config_path))
     url = config.registry.url
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         found.append(Protected("the registry database", url[len("sqlite:///"):]))
@@ -126,7 +127,7 @@ def check_output(spark: SparkSession, out: str, *, what: str, protected: Iterabl
     if own or overwrite:
         return
     entries = list_entries(spark, out)
-    if entries is None:
+    if not entries:  # nothing there, or an empty directory: nothing to lose
         return
     raise ValidationError(
         f"{option} {out}: {describe_path(entries)} is already there and it is not a {what} "

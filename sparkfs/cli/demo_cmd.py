@@ -30,7 +30,7 @@ def generate_cmd(state: CliContext, rows: int, seed: int, out: str | None, overw
     """Write the deterministic demo tables as Delta (computed on the executors).
 
     --out must be new or hold an earlier demo; --overwrite replaces anything else, but never
-    the offline or sandbox root, the registry or the config directory.
+    the offline or sandbox root, the registry, the config file or the feature directory.
     """
     from sparkfs.demo import generate_demo_data
     from sparkfs.outputs import protected_locations

@@ -16,6 +16,7 @@ from sparkfs.outputs import protected_locations
 from sparkfs.training.recorded import reproduce_training_set, write_training_set
 from sparkfs.workspace import Workspace
 from tests.offline.conftest import write_users
+from tests.project import Project
 from tests.training.test_training_set import USERS, spine_df
 
 FEATURES = ["user_profile:age"]
@@ -109,3 +110,21 @@ def test_demo_generate_refuses_foreign_and_store_paths(spark: SparkSession, ws: 
         generate_demo_data(spark, ws.config.offline.root + "/demo", rows=100, overwrite=True, protected=protected)
     generate_demo_data(spark, str(tmp_path / "demo"), rows=100)
     generate_demo_data(spark, str(tmp_path / "demo"), rows=100, seed=7)  # an earlier demo: replaced
+
+
+@pytest.mark.slow
+def test_the_cli_refuses_with_a_message_and_exit_1(project: Project, tmp_path: Path) -> None:
+    spine = tmp_path / "spine.csv"
+    spine.write_text("user_id,event_timestamp\n1,2026-01-02T00:00:00Z\n")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    base = ["training-set", "--spine", str(spine), "--features", "user_profile:age"]
+    for out, extra, message in [
+        (notes, (), "a file is already there and it is not a training set sparkfs wrote"),
+        (tmp_path / "offline", ("--overwrite",), "overlaps the offline store root (offline.root)"),
+        (spine, ("--overwrite",), "overlaps the spine being read"),
+    ]:
+        result = project.run(*base, "--out", str(out), *extra)
+        assert result.returncode == 1 and message in result.stderr, result.stderr[-2000:]
+        assert "Traceback" not in result.stderr
+    assert notes.read_text() == "mine" and spine.read_text().startswith("user_id")
