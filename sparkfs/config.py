@@ -214,6 +214,14 @@ def _resolve_registry_url(base: Path, url: str) -> str:
     return url
 
 
+def _separate_roots(source: str, root: str, sandbox: str) -> None:
+    """The sandbox never writes into production tables, nor production into the sandbox."""
+    a, b = root.rstrip("/") + "/", sandbox.rstrip("/") + "/"
+    if a.startswith(b) or b.startswith(a):
+        raise ConfigError(f"{source}: offline.root ({root}) and offline.sandbox_root ({sandbox}) "
+                          "overlap; give the sandbox a directory of its own, outside the offline root")
+
+
 def load_config(path: str | Path | None = None) -> SparkfsConfig:
     """Read, expand, override, validate and resolve a config file.
 
@@ -240,6 +248,7 @@ def load_config(path: str | Path | None = None) -> SparkfsConfig:
     except PydanticValidationError as exc:
         raise ConfigError("\n".join(format_validation_error(source, exc))) from exc
     base = cfg_path.resolve().parent
+    _separate_roots(source, _resolve(base, cfg.offline.root), _resolve(base, cfg.offline.sandbox_root))
     return cfg.model_copy(
         update={
             "config_path": str(cfg_path.resolve()),

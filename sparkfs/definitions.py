@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sparkfs.durations import Duration, format_duration
 
 __all__ = [
+    "QUARANTINE_DIR",
     "AggFeatureDef",
     "AggregationsDef",
     "Definition",
@@ -250,6 +251,12 @@ Expectation = Annotated[
 
 
 # --------------------------------------------------------------------------- views & services
+#: The directory under the offline (and sandbox) root that holds the quality gate's quarantine
+#: tables (``<root>/_quarantine/<view>``): no feature view may be named so, or its table would
+#: share that directory with quarantined batches of other views.
+QUARANTINE_DIR = "_quarantine"
+
+
 class FeatureView(_Def):
     name: Name
     entities: list[Name] = Field(min_length=1)
@@ -272,6 +279,9 @@ class FeatureView(_Def):
 
     @model_validator(mode="after")
     def _has_features(self) -> FeatureView:
+        if self.name == QUARANTINE_DIR:
+            raise ValueError(f"name {QUARANTINE_DIR!r} is reserved for the quality gate's quarantine "
+                             "tables; choose another name")
         if not self.features and self.aggregations is None:
             raise ValueError("declare at least one feature or an aggregations block")
         names = self.feature_names()
