@@ -18,6 +18,7 @@ from sparkfs.config import SparkfsConfig, load_config
 from sparkfs.definitions import FeatureView, definition_version
 from sparkfs.errors import GovernanceError
 from sparkfs.registry import AuditLog, DefinitionStore, open_engine
+from sparkfs.registry.integrity import IntegrityReport, verify_registry
 from sparkfs.registry.runs import RunStore
 from sparkfs.repository import Repository, load_repository
 
@@ -75,6 +76,12 @@ class Workspace:
     @cached_property
     def audit(self) -> AuditLog:
         return AuditLog(self.engine)
+
+    @cached_property
+    def integrity(self) -> IntegrityReport:
+        """The registry's verification (:mod:`sparkfs.registry.integrity`), done once per
+        workspace: a job checks the registry when it first needs an approval."""
+        return verify_registry(self.engine)
 
     def usable_version(self, view: FeatureView) -> str:
         """The version of ``view`` this workspace may run, or a GovernanceError saying why not.

@@ -51,8 +51,8 @@ def is_approved(workspace: Workspace, kind: str, name: str, version: str) -> boo
 def require_approved(workspace: Workspace, kind: str, name: str, version: str) -> None:
     """Return if ``version`` may be used in production; else audit the refusal and raise.
 
-    The registry must also pass verification (:mod:`sparkfs.registry.integrity`): approvals
-    read from a tampered registry are worth nothing.
+    The registry must also pass verification (:mod:`sparkfs.registry.integrity`, once per
+    workspace): approvals read from a tampered registry are worth nothing.
 
     Raises:
         GovernanceError: naming the missing approval and who can give it, or the registry's
@@ -61,7 +61,7 @@ def require_approved(workspace: Workspace, kind: str, name: str, version: str) -
     if not workspace.config.governance.enabled:
         return
     try:
-        require_intact(workspace.engine, "the governance gate")
+        require_intact(workspace.integrity, "the governance gate")
         state = _board(workspace).state(kind, name, version)
     except TamperedRegistryError as exc:
         reason = str(exc)

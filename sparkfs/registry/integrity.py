@@ -60,8 +60,8 @@ def verify_registry(engine: Engine) -> IntegrityReport:
     return IntegrityReport(tuple(problems), rows, heads)
 
 
-def require_intact(engine: Engine, who: str) -> None:
-    """Raise unless the registry verifies.
+def require_intact(registry: Engine | IntegrityReport, who: str) -> None:
+    """Raise unless the registry (verified now, or the report of an earlier verification) is intact.
 
     Args:
         who: what refuses, for the message ("the server", "the governance gate").
@@ -69,7 +69,7 @@ def require_intact(engine: Engine, who: str) -> None:
     Raises:
         TamperedRegistryError: naming the first broken link and what to do.
     """
-    report = verify_registry(engine)
+    report = registry if isinstance(registry, IntegrityReport) else verify_registry(registry)
     if not report.intact:
         more = f" (and {len(report.problems) - 1} more problem(s))" if len(report.problems) > 1 else ""
         raise TamperedRegistryError(

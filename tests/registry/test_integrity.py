@@ -52,9 +52,11 @@ def first_problem(ws: Workspace) -> str:
 
 
 def assert_gate_refuses(ws: Workspace, version: str) -> None:
+    """A job started now (a fresh workspace: each verifies the registry once) is refused."""
+    job = Workspace.open(ws.config, user="author")
     with pytest.raises(GovernanceError, match="governance gate refuses the registry: it fails verification"):
-        require_approved(ws, "feature_view", "user_txn_aggs", version)
-    assert ws.audit.entries()[-1].outcome == "refused"
+        require_approved(job, "feature_view", "user_txn_aggs", version)
+    assert job.audit.entries()[-1].outcome == "refused"
 
 
 def refused_then_forced(ws: Workspace, sql: str, match: str, params: tuple[str, ...] = ()) -> None:
