@@ -177,25 +177,28 @@ def audit_cmd(ctx: click.Context, name: str | None, limit: int, as_json: bool) -
 
 
 @audit_cmd.command("verify")
+@click.option("--anchor", "anchors", multiple=True, metavar="TABLE#ID:HASH",
+              help="An anchor printed by an earlier verify, which the chain must still hold (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_obj
-def verify_cmd(state: CliContext, as_json: bool) -> None:
+def verify_cmd(state: CliContext, anchors: tuple[str, ...], as_json: bool) -> None:
     """Verify the registry: the hash chains of the audit log and the reviews, every definition
     spec against its version, the heads and review rows against the audit log.
 
-    Prints what was checked and the chain heads (keep them elsewhere: a later verify must still
-    contain them). Exits 1 naming the first broken link when anything fails.
+    Prints what was checked and an anchor per chain (TABLE#ID:HASH of its last row): keep them
+    where the registry's writers cannot change them and pass them back with --anchor, so that a
+    cut-off or recomputed chain is caught too. Exits 1 naming the first broken link.
     """
     from sparkfs.registry.integrity import verify_registry
 
-    report = verify_registry(state.engine)
+    report = verify_registry(state.engine, anchors)
     if as_json:
         echo_json({"intact": report.intact, "problems": list(report.problems), "rows": dict(report.rows),
-                   "heads": dict(report.heads)})
+                   "anchors": dict(report.anchors)})
     else:
         for table, count in report.rows.items():
-            head = f", head {report.heads[table]}" if table in report.heads else ""
-            click.echo(f"{table}: {count} row(s) checked{head}")
+            anchor = f", anchor {report.anchors[table]}" if table in report.anchors else ""
+            click.echo(f"{table}: {count} row(s) checked{anchor}")
         for problem in report.problems:
             click.echo(escape_control(f"BROKEN: {problem}"))
     if not report.intact:

@@ -5,8 +5,9 @@ its id included) together with ``prev_hash``, the ``row_hash`` of the row before
 first row's ``prev_hash`` is :data:`GENESIS`). Rewriting a row's content breaks its own hash;
 recomputing that hash breaks the next row's link; removing or inserting a row in the middle
 breaks a link too. :func:`verify_chain` finds the first such break. Only the newest rows can be
-cut off unseen, and only by someone who can also write the table: keep the head that
-``sparkfs audit verify`` prints somewhere else to notice that too.
+cut off unseen, or the whole chain recomputed from some row on, and only by someone who can
+write the table and runs this code: keep the anchor ``sparkfs audit verify`` prints somewhere
+else and pass it back (``--anchor``) to notice that too (:func:`check_anchor`).
 
 Appends go through :func:`append_chained`, inside the caller's write transaction: it takes the
 table's write lock (SQLite's ``BEGIN IMMEDIATE`` already holds it; PostgreSQL gets a ``LOCK
@@ -25,8 +26,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, insert, select, text
 
-__all__ = ["CHAINED_TABLES", "GENESIS", "ChainBreak", "append_chained", "row_digest", "seal",
-           "verify_chain"]
+__all__ = ["CHAINED_TABLES", "GENESIS", "ChainBreak", "ChainState", "append_chained", "check_anchor",
+           "row_digest", "seal", "verify_chain"]
 
 GENESIS = "0" * 64
 CHAINED_TABLES = ("audit_log", "reviews")
@@ -93,20 +94,50 @@ def seal(conn: Connection, table: Table) -> int:
     return count
 
 
-def verify_chain(conn: Connection, table: Table) -> tuple[ChainBreak | None, int, str]:
-    """(the first break or None, rows checked, the last good row's hash)."""
+@dataclass(frozen=True)
+class ChainState:
+    """What :func:`verify_chain` found: the first break (None: intact), the rows checked, and
+    the last good row as an anchor ``table#id:hash`` (keep it: a later verify must contain it)."""
+
+    broken: ChainBreak | None
+    rows: int
+    anchor: str
+
+
+def verify_chain(conn: Connection, table: Table) -> ChainState:
+    """Walk ``table`` in id order, checking each row's hash and its link to the row before."""
     prev = GENESIS
     count, last_id = 0, 0
+
+    def state(broken: ChainBreak | None) -> ChainState:
+        return ChainState(broken, count, f"{table.name}#{last_id}:{prev}")
+
     try:
         for row in conn.execute(select(table).order_by(table.c.id)).mappings():
-            broken = _link_problem(table, prev, row)
-            if broken is not None:
-                return ChainBreak(table.name, row["id"], broken), count, prev
+            problem = _link_problem(table, prev, row)
+            if problem is not None:
+                return state(ChainBreak(table.name, row["id"], problem))
             prev, count, last_id = row["row_hash"], count + 1, row["id"]
     except (ValueError, TypeError) as exc:  # a value sparkfs never writes (e.g. a bad timestamp)
-        return ChainBreak(table.name, last_id + 1, f"cannot be read ({exc}): it was written "
-                          "outside sparkfs"), count, prev
-    return None, count, prev
+        return state(ChainBreak(table.name, last_id + 1, f"cannot be read ({exc}): it was written "
+                                "outside sparkfs"))
+    return state(None)
+
+
+def check_anchor(conn: Connection, tables: Mapping[str, Table], anchor: str) -> str | None:
+    """Why the registry no longer holds ``anchor`` (``table#id:hash``), or None if it does."""
+    name, _, rest = anchor.partition("#")
+    row_id, _, digest = rest.partition(":")
+    if name not in tables or not row_id.isdigit() or len(digest) != 64:
+        return f"anchor {anchor!r} is not of the form TABLE#ID:HASH with TABLE one of {', '.join(tables)}"
+    table = tables[name]
+    found = conn.execute(select(table.c.row_hash).where(table.c.id == int(row_id))).first()
+    if found is None:
+        return f"anchor {name}#{row_id}: the row is gone (the table was cut back to before it)"
+    if found.row_hash != digest:
+        return (f"anchor {name}#{row_id}: its hash is now {found.row_hash}, not the anchored "
+                f"{digest[:16]}...: the chain was rewritten from this row or earlier")
+    return None
 
 
 def _link_problem(table: Table, prev: str, row: Mapping[Any, Any]) -> str | None:

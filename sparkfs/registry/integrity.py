@@ -3,7 +3,8 @@
 :func:`verify_registry` checks, in order, and reports every problem it finds (the first one is
 "the first broken link"):
 
-1. the hash chains of ``audit_log`` and ``reviews`` (:mod:`sparkfs.registry.chain`);
+1. the hash chains of ``audit_log`` and ``reviews`` (:mod:`sparkfs.registry.chain`), and that
+   they still hold any anchors kept from an earlier verification;
 2. every ``definition_versions`` spec against its version (a version is the hash of its spec);
 3. every definition version against the audit log: an ``apply`` recorded it, by the user named
    as its author (``created_by`` is not part of the hash, the audit chain covers it);
@@ -17,14 +18,14 @@ registry that fails it (:func:`require_intact`).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, select
 
 from sparkfs.definitions import spec_version
 from sparkfs.errors import TamperedRegistryError
-from sparkfs.registry.chain import verify_chain
+from sparkfs.registry.chain import check_anchor, verify_chain
 from sparkfs.registry.schema import audit_log, definition_heads, definition_versions, reviews
 
 __all__ = ["IntegrityReport", "require_intact", "verify_registry"]
@@ -36,28 +37,35 @@ class IntegrityReport:
 
     problems: tuple[str, ...]
     rows: Mapping[str, int] = field(default_factory=dict)
-    heads: Mapping[str, str] = field(default_factory=dict)  # chained table -> last row hash
+    anchors: Mapping[str, str] = field(default_factory=dict)  # chained table -> table#id:hash
 
     @property
     def intact(self) -> bool:
         return not self.problems
 
 
-def verify_registry(engine: Engine) -> IntegrityReport:
-    """Check the whole registry (one read transaction); see the module docstring."""
+def verify_registry(engine: Engine, anchors: Sequence[str] = ()) -> IntegrityReport:
+    """Check the whole registry (one read transaction); see the module docstring.
+
+    Args:
+        anchors: ``table#id:hash`` anchors printed by an earlier verification, which the chains
+            must still contain (catches a cut-off tail or a chain recomputed from some row on).
+    """
     problems: list[str] = []
     rows: dict[str, int] = {}
-    heads: dict[str, str] = {}
+    found: dict[str, str] = {}
+    tables = {t.name: t for t in (audit_log, reviews)}
     with engine.connect() as conn:
-        for table in (audit_log, reviews):
-            broken, count, last = verify_chain(conn, table)
-            rows[table.name], heads[table.name] = count, last
-            if broken is not None:
-                problems.append(str(broken))
+        for table in tables.values():
+            chain = verify_chain(conn, table)
+            rows[table.name], found[table.name] = chain.rows, chain.anchor
+            if chain.broken is not None:
+                problems.append(str(chain.broken))
+        problems += [p for a in anchors if (p := check_anchor(conn, tables, a)) is not None]
         problems += _versions(conn, rows)
         problems += _heads(conn)
         problems += _reviews(conn)
-    return IntegrityReport(tuple(problems), rows, heads)
+    return IntegrityReport(tuple(problems), rows, found)
 
 
 def require_intact(registry: Engine | IntegrityReport, who: str) -> None:

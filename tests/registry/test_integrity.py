@@ -182,3 +182,27 @@ def test_a_registry_of_the_previous_version_is_upgraded_and_sealed(tmp_path: Pat
     again = open_engine(f"sqlite:///{path}")
     assert verify_registry(again).problems == ("audit_log row 4: has no hash: it was written outside "
                                                "sparkfs (a forged INSERT)",)
+
+
+def test_anchors_catch_a_cut_tail_and_a_recomputed_chain(ws: Workspace, project: Project) -> None:
+    approved(ws)
+    anchor = verify_registry(ws.engine).anchors["audit_log"]
+    assert anchor.startswith("audit_log#8:")
+    drop_triggers(db_path(ws))
+    with raw(db_path(ws)) as db:  # the last two entries (the approval) cut off: the rest still chains
+        db.execute("DELETE FROM audit_log WHERE id >= 7")
+    assert not [p for p in verify_registry(ws.engine).problems if p.startswith("audit_log")]
+    assert verify_registry(ws.engine, [anchor]).problems[0] == (
+        "anchor audit_log#8: the row is gone (the table was cut back to before it)")
+    cut = project.run("audit", "verify", "--anchor", anchor)
+    assert cut.returncode == 1 and "anchor audit_log#8: the row is gone" in cut.stderr
+    with raw(db_path(ws)) as db:  # put back rows 7-8 with a recomputed chain (a different row 7)
+        for row_id in (7, 8):
+            prev = read_row(ws, audit_log, row_id - 1)["row_hash"]
+            row = {**read_row(ws, audit_log, 6), "id": row_id, "comment": "forged"}
+            db.execute("INSERT INTO audit_log SELECT ?, at, user, action, kind, name, version, outcome, "
+                       "'forged', details, ?, ? FROM audit_log WHERE id = 6",
+                       (row_id, prev, row_digest(audit_log, prev, row)))
+            db.commit()
+    assert verify_registry(ws.engine, [anchor]).problems[0].startswith(
+        "anchor audit_log#8: its hash is now")
