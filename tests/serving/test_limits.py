@@ -62,7 +62,8 @@ def test_body_limit_and_short_echoes_over_real_http(served: str) -> None:
                                           404, "NotFoundError")
         assert "has no feature 'ffff" in bad_feature and "f" * 100 not in bad_feature
         feast = client.post("/get-online-features", json=_body(feature="v" * 250 + ":x"))
-        assert "v" * 100 not in _assert_short_error(feast, 404, "NotFoundError")
+        # (the Feast route answers in its own error shape; short all the same)
+        assert feast.status_code == 404 and len(feast.content) < 2500 and "v" * 100 not in feast.text
         ok = client.post(LOOKUP, json=_body())
         assert ok.status_code == 200 and ok.json()["rows"][0]["features"]["users:age"]["value"] == 31
     metrics = httpx.get(served + "/metrics").text
