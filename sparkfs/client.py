@@ -37,8 +37,8 @@ _BY_STATUS: dict[int, type[SparkfsError]] = {
 
 
 class SparkfsClient:
-    """Keep-alive client for ``/v1/features:lookup``, ``/get-online-features`` and the
-    catalog and health endpoints.
+    """Keep-alive client for ``/v1/features:lookup``, ``/get-online-features``, the
+    catalog and health endpoints, and review actions (``/v1/reviews``).
 
     Args:
         base_url: e.g. ``http://127.0.0.1:6566``.
@@ -80,6 +80,17 @@ class SparkfsClient:
 
     def feature_services(self) -> list[dict[str, Any]]:
         return self._call("GET", "/v1/feature-services")  # type: ignore[no-any-return]
+
+    def review(self, action: str, name: str, *, version: str | None = None,
+               kind: str | None = None, comment: str = "") -> dict[str, Any]:
+        """``request``, ``approve``, ``reject`` or ``deprecate`` a definition version as this
+        client's API key (it needs the ``review`` scope); returns the version's new state."""
+        body: dict[str, Any] = {"comment": comment}
+        if version is not None:
+            body["version"] = version
+        if kind is not None:
+            body["kind"] = kind
+        return self._call("POST", f"/v1/reviews/{name}/{action}", body)  # type: ignore[no-any-return]
 
     def ready(self) -> bool:
         """Whether the server answers /readyz with 200 (Redis reachable)."""

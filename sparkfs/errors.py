@@ -10,7 +10,8 @@ handler in each front end is enough.
     ├── ConfigError                   exit 1, HTTP 500  (bad sparkfs.yaml / env override)
     ├── DefinitionError               exit 1, HTTP 500  (bad conf/features/*.yaml; lists every problem)
     ├── RegistryError                 exit 1, HTTP 500
-    │   └── ConcurrentModificationError
+    │   ├── ConcurrentModificationError
+    │   └── TamperedRegistryError     (the registry fails verification: edited behind sparkfs)
     ├── NotFoundError                 exit 1, HTTP 404  (unknown feature view, feature, run ...)
     ├── ValidationError               exit 1, HTTP 422  (bad user input: spine, dates, request)
     │   └── FeatureNameCollisionError                   (two response columns would share a name)
@@ -41,6 +42,7 @@ __all__ = [
     "RegistryError",
     "SchemaMismatchError",
     "SparkfsError",
+    "TamperedRegistryError",
     "ValidationError",
     "WriteConflictError",
 ]
@@ -76,6 +78,15 @@ class RegistryError(SparkfsError):
 
 class ConcurrentModificationError(RegistryError):
     """Another process changed the registry between our read and our write."""
+
+
+class TamperedRegistryError(RegistryError):
+    """The registry fails verification: a hash chain is broken, a spec no longer hashes to its
+    version, or the heads disagree with the audit log (``sparkfs audit verify`` shows where).
+
+    HTTP 503: the server is not ready while its registry fails verification."""
+
+    http_status = 503
 
 
 class NotFoundError(SparkfsError):

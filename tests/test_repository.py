@@ -151,3 +151,11 @@ def test_resolve_rejects_unknown_references() -> None:
         repo.resolve(["user_profile:nope"])
     with pytest.raises(NotFoundError, match="unknown feature view 'ghost'"):
         repo.resolve(["ghost:x"])
+
+
+def test_the_quarantine_directory_is_not_a_view_name(tmp_path: Path) -> None:
+    """Issue 21: a view named ``_quarantine`` would put its production table in the directory
+    where the quality gate appends other views' failed batches."""
+    root = repo_dir(tmp_path, {"e.yaml": ENTITY, "v.yaml": view(name="_quarantine")})
+    [problem] = problems(root)
+    assert "'_quarantine' is reserved for the quality gate's quarantine tables" in problem

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from sparkfs.config import SparkfsConfig, default_config_path, load_config
+from sparkfs.governance.identity import Identity, establish
 from sparkfs.registry import AuditLog, DefinitionStore, open_engine
 from sparkfs.registry.runs import RunStore
 from sparkfs.repository import Repository, load_repository
@@ -22,14 +22,7 @@ if TYPE_CHECKING:
     from sparkfs.offline.materialize import Gate
     from sparkfs.workspace import Workspace
 
-__all__ = ["CliContext", "current_user"]
-
-
-def current_user(explicit: str | None = None) -> str:
-    """``--user``, else ``$SPARKFS_USER``, else the login name."""
-    if explicit:
-        return explicit
-    return os.environ.get("SPARKFS_USER") or getpass.getuser()
+__all__ = ["CliContext"]
 
 
 @dataclass
@@ -78,9 +71,21 @@ class CliContext:
 
         return quality_gate
 
+    @cached_property
+    def identity(self) -> Identity:
+        """Who this command acts as (``governance.identity``; see docs/governance.md)."""
+        mode = self.config.governance.identity
+        found = establish(mode, self.user_override, self.engine if mode == "database" else None)
+        if found.claimed is not None and found.claimed != found.user:
+            import click
+
+            click.echo(f"note: acting as the database user {found.user!r}, not {found.claimed!r} "
+                       "(governance.identity: database)", err=True)
+        return found
+
     @property
     def user(self) -> str:
-        return current_user(self.user_override)
+        return self.identity.user
 
     @property
     def spark(self) -> SparkSession:

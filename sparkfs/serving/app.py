@@ -18,7 +18,8 @@ from fastapi.responses import JSONResponse
 from sparkfs.clock import Clock, utc_now
 from sparkfs.config import SparkfsConfig, load_config
 from sparkfs.errors import SparkfsError, ValidationError
-from sparkfs.serving.api import catalog, lookup, ops
+from sparkfs.serving.api import catalog, lookup, ops, reviews
+from sparkfs.serving.limits import BodyLimitMiddleware
 from sparkfs.serving.metrics import MetricsMiddleware
 from sparkfs.serving.responses import error_response, validation_message
 from sparkfs.serving.runtime import ServingRuntime
@@ -76,9 +77,11 @@ def create_app(settings: SparkfsConfig, *, workspace: Workspace | None = None,
     app.include_router(lookup.router)
     app.include_router(catalog.router)
     app.include_router(ops.router)
+    app.include_router(reviews.router)
     app.add_exception_handler(SparkfsError, _sparkfs_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.serving.max_request_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)  # outermost: counts the 413s
     return app
 
 

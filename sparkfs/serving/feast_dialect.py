@@ -37,6 +37,7 @@ from sparkfs.errors import (
     ValidationError,
 )
 from sparkfs.serving.catalog import Catalog
+from sparkfs.serving.echo import excerpt, short_message
 from sparkfs.serving.lookup import LookupPlan, plan_lookup
 
 __all__ = [
@@ -162,7 +163,7 @@ def _coerce(name: str, index: int, value: Any, want_int: bool) -> Any:
             return value
         hint = "send a string (or an integer, read as its decimal string)"
         want = "a string"
-    raise ValidationError(f"entities.{name}[{index}]: {json.dumps(value)} is not {want}; "
+    raise ValidationError(f"entities.{name}[{index}]: {excerpt(json.dumps(value), quote=False)} is not {want}; "
                           f"{hint}. Feast would convert it lossily, sparkfs refuses it")
 
 
@@ -188,4 +189,4 @@ def feast_error_detail(exc: SparkfsError) -> str:
     """Feast's error detail: a JSON document with ``module``, ``class`` and ``message`` (sent
     as a JSON string, as Feast's server does)."""
     return json.dumps({"module": FEAST_ERRORS_MODULE, "class": feast_error_class(exc),
-                       "message": str(exc)})
+                       "message": short_message(str(exc))})

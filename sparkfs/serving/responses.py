@@ -10,6 +10,7 @@ import orjson
 from fastapi.responses import JSONResponse, Response
 
 from sparkfs.errors import SparkfsError
+from sparkfs.serving.echo import excerpt, short_message
 from sparkfs.serving.feast_dialect import feast_error_detail
 
 __all__ = ["error_response", "feast_error_response", "json_response", "validation_message"]
@@ -18,9 +19,10 @@ log = logging.getLogger(__name__)
 
 
 def error_response(exc: SparkfsError) -> JSONResponse:
-    """``{"error": {"type", "message"}}`` with the error's own HTTP status."""
+    """``{"error": {"type", "message"}}`` with the error's own HTTP status (the message cut to
+    :data:`~sparkfs.serving.limits.MAX_MESSAGE_CHARS`)."""
     _log(exc)
-    return JSONResponse({"error": {"type": type(exc).__name__, "message": str(exc)}},
+    return JSONResponse({"error": {"type": type(exc).__name__, "message": short_message(str(exc))}},
                         status_code=exc.http_status)
 
 
@@ -33,14 +35,14 @@ def feast_error_response(exc: SparkfsError) -> JSONResponse:
 
 def _log(exc: SparkfsError) -> None:
     if exc.http_status >= 500 and exc.http_status != 503:
-        log.error("request failed: %s: %s", type(exc).__name__, exc)
+        log.error("request failed: %s: %s", type(exc).__name__, short_message(str(exc)))
 
 
 def validation_message(errors: Sequence[Mapping[str, Any]]) -> str:
     """pydantic / FastAPI validation errors as ``field.path: problem; ...`` (first five)."""
     problems = []
     for item in errors[:5]:
-        loc = ".".join(str(p) for p in item.get("loc", ()) if p != "body") or "body"
+        loc = ".".join(excerpt(p, quote=False) for p in item.get("loc", ()) if p != "body") or "body"
         problems.append(f"{loc}: {item.get('msg', 'invalid')}")
     return "; ".join(problems) or "invalid request body"
 
