@@ -185,3 +185,24 @@ async def test_key_names_never_reach_redis_keys(client: httpx.AsyncClient,
         resp = await client.post("/v1/features:lookup", json={
             "features": [ref], "entities": {"user_id": [1]}})
         assert resp.status_code in (404, 422), (ref, resp.text)
+
+
+@pytest.mark.parametrize(("value", "shown"), [(1001.0, "1001.0"), (True, "true"), ([1], "[1]")])
+async def test_a_bad_key_value_is_one_problem_named_like_the_lookup_names_it(
+        client: httpx.AsyncClient, value: object, shown: str) -> None:
+    resp = await client.post("/v1/features:lookup", json={
+        "features": ["users:age"], "entities": {"user_id": [1, value]}})
+    assert resp.status_code == 422, resp.text
+    message = resp.json()["error"]["message"]
+    assert message.startswith(f"entities.user_id[1]: {shown} is not an integer or a string"), message
+    assert ".int:" not in message and ".str:" not in message
+
+
+async def test_unknown_paths_and_methods_use_the_error_envelope(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/v1/nope")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["type"] == "NotFoundError" and "/docs" in missing.json()["error"]["message"]
+    wrong = await client.get("/v1/features:lookup")
+    assert wrong.status_code == 405
+    assert wrong.json()["error"]["type"] == "MethodNotAllowedError"
+    assert "detail" not in wrong.json()
