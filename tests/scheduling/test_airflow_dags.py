@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import zipfile
 from pathlib import Path
@@ -19,10 +20,36 @@ from tests.airflow_env import INSPECT_DAGS, airflow_python
 from tests.project import REPO_ROOT, Project, make_project
 
 ONLINE_VIEWS = ("merchant_txn_aggs", "user_profile", "user_txn_aggs")
+MASTER = "local[2]"
+#: Conf the DAG sets for every cluster manager, where spark-submit.sh picks the master's own.
+OTHER_MASTERS_CONF = {"spark.yarn.appMasterEnv.SPARKFS_SUBMITTED=1", "spark.kubernetes.driverEnv.SPARKFS_SUBMITTED=1"}
+
+
+def _submit_parts(command: list[str]) -> tuple[dict[str, str], set[str], list[str]]:
+    """(spark-submit options, --conf values, application and its arguments) of a command."""
+    options, conf, i = {}, set(), 1
+    while command[i].startswith("--"):
+        if command[i] == "--conf":
+            conf.add(command[i + 1])
+        else:
+            options[command[i]] = command[i + 1]
+        i += 2
+    return options, conf, command[i:]
+
+
+def _script_command(project: Project, job: str, *args: str) -> list[str]:
+    """What `./spark-submit.sh JOB ...` runs (its --dry-run)."""
+    result = subprocess.run(["bash", str(REPO_ROOT / "spark-submit.sh"), "--dry-run", "--master", MASTER,
+                             "--config", str(project.config), job, *args],
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert result.returncode == 0, result.stderr
+    return shlex.split(result.stdout)
 
 
 def _parse_dags(folder: Path, home: Path) -> dict[str, Any]:
-    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps({"conn_type": "spark", "host": MASTER})}
     env.pop("PYTHONPATH", None)  # Airflow's own packages only, not sparkfs's environment
     result = subprocess.run([str(airflow_python()), str(INSPECT_DAGS), str(folder)], capture_output=True,
                             text=True, env=env, timeout=300, cwd=home)
@@ -68,6 +95,17 @@ def test_airflow_parses_one_dag_per_online_view_with_the_expected_tasks(tmp_path
             assert task["env_vars"] == {"SPARKFS_SUBMITTED": "1"}
             assert task["conf"]["spark.sql.session.timeZone"] == "UTC"
             assert task["conf"]["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+    # each task submits what spark-submit.sh submits for the same job and arguments
+    for task_id, job in (("materialize", "materialize"), ("quality_gate", "validate"), ("sync", "sync_online")):
+        task = parsed["dags"]["sparkfs_user_profile"]["tasks"][task_id]
+        dag_options, dag_conf, dag_app = _submit_parts(task["command"])
+        script = _script_command(project, job, *task["application_args"][2:])  # it adds --config itself
+        script_options, script_conf, script_app = _submit_parts(script)
+        assert dag_app == script_app, task_id
+        for option in ("--master", "--packages", "--files"):
+            assert dag_options[option] == script_options[option], (task_id, option)
+        assert dag_options["--py-files"] == str(tmp_path / "code.zip")  # the script zips a fresh copy per run
+        assert dag_conf - script_conf == OTHER_MASTERS_CONF and script_conf <= dag_conf, task_id
     with zipfile.ZipFile(tmp_path / "code.zip") as zf:
         names = set(zf.namelist())
     assert {"sparkfs/__init__.py", "jobs/_bootstrap.py", "jobs/validate.py"} <= names

@@ -1,7 +1,8 @@
 """Parse a DAG folder with Airflow's own DagBag and print what it found as one JSON object.
 
 Run by the Airflow virtualenv's python (tests/airflow_env.py), never imported by the suite:
-``python inspect_dags.py DAG_FOLDER``. DagBag parses without a metadata database.
+``python inspect_dags.py DAG_FOLDER``. DagBag parses without a metadata database; the Spark
+connection comes from ``$AIRFLOW_CONN_SPARK_DEFAULT``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def main(folder: str) -> None:
                     "conf": task.conf,
                     "env_vars": task.env_vars,
                     "retries": task.retries,
+                    # the spark-submit command line the task's hook runs (the connection from
+                    # $AIRFLOW_CONN_SPARK_DEFAULT), templates not rendered
+                    "command": task._get_hook()._build_spark_submit_command(task.application),
                 }
                 for task in dag.tasks
             },
