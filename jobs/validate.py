@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from jobs._bootstrap import print_result, run_job
+from sparkfs.errors import ValidationError
 from sparkfs.offline.validation import raise_if_blocked, validate_range
 from sparkfs.workspace import Workspace
 
@@ -32,13 +33,18 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--user", default=None, help="acting user (default $SPARKFS_USER)")
 
 
-def _moment(value: str | None) -> datetime | None:
-    return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC) if value else None
+def _moment(value: str | None, option: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValidationError(f"{option} {value!r} is not a date; write YYYY-MM-DD") from None
 
 
 def main(spark: SparkSession, config: SparkfsConfig, args: argparse.Namespace) -> int:
     ws = Workspace.open(config, user=args.user, namespace="sandbox" if args.sandbox else "production")
-    report = validate_range(spark, ws, args.view, _moment(args.start), _moment(args.end))
+    report = validate_range(spark, ws, args.view, _moment(args.start, "--start"), _moment(args.end, "--end"))
     if report is None:
         print_result({"view": args.view, "checked": False, "passed": True})
         return 0

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 import click
 
 from sparkfs.cli.context import CliContext
-from sparkfs.errors import ValidationError
 from sparkfs.workspace import Workspace
 
 __all__ = ["validate_cmd"]
@@ -32,12 +31,9 @@ def validate_cmd(state: CliContext, feature_view: str, start: datetime | None, e
     Exits 1 when an error-severity expectation fails. The feature table, the quarantine table
     and the incremental watermark are not touched, and the version need not be approved.
     """
-    from sparkfs.offline.validation import raise_if_blocked, validate_range
+    from sparkfs.offline.validation import check_range, raise_if_blocked, validate_range
 
-    if (start is None) != (end is None):
-        raise ValidationError("give both --start and --end, or neither (the whole source)")
-    if start is not None and end is not None and start >= end:
-        raise ValidationError(f"--start {start.date()} must be before --end {end.date()} (end is exclusive)")
+    check_range(start, end)
     ws = Workspace(config=state.config, repository=state.repository, engine=state.engine, user=state.user)
     view = ws.repository.feature_view(feature_view)
     if not view.expectations:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sparkfs.definitions import definition_version
-from sparkfs.errors import QualityGateError
+from sparkfs.errors import QualityGateError, ValidationError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -20,7 +20,15 @@ if TYPE_CHECKING:
     from sparkfs.quality.report import QualityReport
     from sparkfs.workspace import Workspace
 
-__all__ = ["raise_if_blocked", "validate_range"]
+__all__ = ["check_range", "raise_if_blocked", "validate_range"]
+
+
+def check_range(start: datetime | None, end: datetime | None) -> None:
+    """Both ends or neither, start before end (end exclusive); cheap, so callers check first."""
+    if (start is None) != (end is None):
+        raise ValidationError("give both --start and --end, or neither (the whole source)")
+    if start is not None and end is not None and start >= end:
+        raise ValidationError(f"--start {start.date()} must be before --end {end.date()} (end is exclusive)")
 
 
 def validate_range(spark: SparkSession, workspace: Workspace, view_name: str,
@@ -31,6 +39,7 @@ def validate_range(spark: SparkSession, workspace: Workspace, view_name: str,
     from sparkfs.offline.source import read_source
     from sparkfs.quality.check import check_batch
 
+    check_range(start, end)
     view = workspace.repository.feature_view(view_name)
     if not view.expectations:
         return None

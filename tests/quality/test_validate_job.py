@@ -40,3 +40,5 @@ def test_the_validate_job_fails_on_a_bad_interval_and_passes_a_good_one(spark: S
     assert (result["passed"], result["rows"]) == (True, 1)
     assert [r.status for r in ws.runs.list(job="validate")] == ["succeeded", "failed"]
     assert not Path(ws.config.offline.root).exists()  # a dry run: nothing written
+    half = _job(project, "--start", "2026-01-03")
+    assert half.returncode == 1 and "validate: ValidationError: give both --start and --end" in half.stderr
