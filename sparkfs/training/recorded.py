@@ -56,6 +56,15 @@ def _check_out(spark: SparkSession, workspace: Workspace, out: str, spine: str, 
                  overwrite=overwrite)
 
 
+def _save(df: DataFrame, fmt: str, out: str) -> None:
+    """Replace ``out`` (already checked by :func:`_check_out`) with ``df``: a Delta training set
+    replaces the earlier one's schema too (another feature list is another set of columns)."""
+    writer = df.write.format(fmt).mode("overwrite")
+    if fmt == "delta":
+        writer = writer.option("overwriteSchema", "true")
+    writer.save(out)
+
+
 def write_training_set(
     spark: SparkSession, workspace: Workspace, *, spine_path: str, out: str, features: list[str] | None = None,
     feature_service: str | None = None, as_of: AsOf = None, fmt: str = "parquet",
@@ -76,7 +85,7 @@ def write_training_set(
     spine = spine_with_timestamp(spine, timestamp_column)
     ts = build_training_set(spark, workspace, spine, refs=refs, as_of=as_of, timestamp_column=timestamp_column,
                             include_timestamps=include_timestamps)
-    ts.df.write.format(fmt).mode("overwrite").save(out)
+    _save(ts.df, fmt, out)
     record = TrainingSetStore(workspace.engine).record(
         user=workspace.user, spine=spine_path, out=out, format=fmt, features=ts.features,
         feature_service=feature_service, table_versions=ts.table_versions,
@@ -127,6 +136,6 @@ def reproduce_training_set(
     _check_out(spark, workspace, out, record.spine, fmt or record.format, overwrite)
     namespace = (record.options or {}).get("namespace", "production")
     df = rebuild(spark, workspace.in_namespace(namespace), record)
-    df.write.format(fmt or record.format).mode("overwrite").save(out)
+    _save(df, fmt or record.format, out)
     OutputStore(workspace.engine).record(out, "training_set", workspace.user, record.id)
     return record

@@ -128,3 +128,15 @@ def test_the_cli_refuses_with_a_message_and_exit_1(project: Project, tmp_path: P
         assert result.returncode == 1 and message in result.stderr, result.stderr[-2000:]
         assert "Traceback" not in result.stderr
     assert notes.read_text() == "mine" and spine.read_text().startswith("user_id")
+
+
+def test_a_delta_training_set_is_rewritten_with_other_columns(spark: SparkSession, ws: Workspace,
+                                                              built: tuple[str, str],
+                                                              tmp_path: Path) -> None:
+    spine, _ = built
+    out = tmp_path / "ts_delta"
+    write_training_set(spark, ws, spine_path=spine, out=str(out), features=FEATURES, fmt="delta")
+    again = ["user_profile:age", "user_profile:country"]
+    write_training_set(spark, ws, spine_path=spine, out=str(out), features=again, fmt="delta")
+    columns = spark.read.format("delta").load(str(out)).columns
+    assert "user_profile__country" in columns and spark.read.format("delta").load(str(out)).count() == 6
