@@ -77,17 +77,19 @@ def require_approved(workspace: Workspace, kind: str, name: str, version: str) -
 
 
 def require_service_approved(workspace: Workspace, service: str) -> None:
-    """A feature service's current version and those of every feature view it reads.
+    """A feature service's repository version and those of every feature view it reads.
 
-    Training sets for a service and serving call this: a model must not consume a view that
-    nobody approved just because the service listing it was approved.
+    Training sets for a service call this (``training.recorded.resolve_refs``): a model must
+    not consume a view that nobody approved just because the service listing it was approved.
+    The versions checked are the repository's, the ones a training set reads.
     """
     if not workspace.config.governance.enabled or workspace.namespace == "sandbox":
         return
-    heads = workspace.definitions.heads()
-    refs = workspace.repository.service_features(service)
-    for kind, name in [("feature_service", service), *[("feature_view", v) for v in dict.fromkeys(r.view for r in refs)]]:
-        version = heads.get((kind, name))
-        if version is None:
-            raise GovernanceError(f"{kind} {name!r} is not applied; run `sparkfs apply` and have it approved")
-        require_approved(workspace, kind, name, version)
+    from sparkfs.definitions import definition_version
+
+    repo = workspace.repository
+    refs = repo.service_features(service)  # NotFoundError for an unknown service
+    require_approved(workspace, "feature_service", service,
+                     definition_version(repo.feature_services[service]))
+    for name in dict.fromkeys(r.view for r in refs):
+        require_approved(workspace, "feature_view", name, definition_version(repo.feature_view(name)))

@@ -28,20 +28,35 @@ FORMATS = ("delta", "parquet")
 
 
 def resolve_refs(workspace: Workspace, features: list[str] | None, feature_service: str | None) -> list[FeatureRef]:
-    """Features named directly, or a feature service's (which must be approved in production)."""
+    """Features named directly, or a feature service's.
+
+    In production (with governance enabled) every feature view read must be approved at its
+    repository version, and for a service also the service's current version: a draft or
+    deprecated view is refused whichever form names it (docs/governance.md). The sandbox may
+    read anything.
+
+    Raises:
+        GovernanceError: a service or view version is not approved (the refusal is audited).
+    """
     if bool(features) == bool(feature_service):
         raise ValidationError("give either features (view:feature ...) or a feature service, not both or neither")
     if feature_service:
         refs = workspace.repository.service_features(feature_service)
         if workspace.namespace == "production":
-            from sparkfs.definitions import definition_version
-            from sparkfs.governance_hook import require_approved
+            from sparkfs.governance import require_service_approved
 
-            service = workspace.repository.feature_services[feature_service]
-            require_approved(workspace, "feature_service", feature_service, definition_version(service))
+            require_service_approved(workspace, feature_service)
         return refs
     assert features is not None
-    return workspace.repository.resolve(features)
+    refs = workspace.repository.resolve(features)
+    if workspace.namespace == "production":
+        from sparkfs.definitions import definition_version
+        from sparkfs.governance_hook import require_approved
+
+        for name in dict.fromkeys(r.view for r in refs):
+            view = workspace.repository.feature_view(name)
+            require_approved(workspace, "feature_view", name, definition_version(view))
+    return refs
 
 
 def _check_out(spark: SparkSession, workspace: Workspace, out: str, spine: str, fmt: str,

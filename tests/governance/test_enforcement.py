@@ -96,3 +96,32 @@ def test_audit_log_cannot_be_tampered_with(ws: Workspace) -> None:
         with pytest.raises(SQLAlchemyError, match="append-only"), ws.engine.begin() as conn:
             conn.execute(text(statement))
     assert ws.audit.entries() == before
+
+
+def test_training_sets_check_every_view_they_read_in_both_forms(ws: Workspace) -> None:
+    from sparkfs.training.recorded import resolve_refs
+
+    b = board(ws)
+    for name in ("fraud_model", "user_txn_aggs", "merchant_txn_aggs"):
+        b.request("author", name)
+        b.approve("alice", name)
+    # the service is approved, one view it reads is still a draft: refused, and audited
+    with pytest.raises(GovernanceError, match="feature_view 'user_profile'.*draft"):
+        resolve_refs(ws, None, "fraud_model")
+    assert ws.audit.entries("user_profile")[-1].outcome == "refused"
+    # features= naming the unapproved view directly: refused too (it used to check nothing)
+    with pytest.raises(GovernanceError, match="feature_view 'user_profile'"):
+        resolve_refs(ws, ["user_profile:age"], None)
+    assert [r.view for r in resolve_refs(ws, ["user_txn_aggs:txn_count_1d"], None)] == ["user_txn_aggs"]
+    # the sandbox may read drafts
+    assert resolve_refs(ws.in_namespace("sandbox"), ["user_profile:age"], None)
+    assert resolve_refs(ws.in_namespace("sandbox"), None, "fraud_model")
+    # a deprecated view is refused again, in both forms
+    b.request("author", "user_profile")
+    b.approve("carol", "user_profile")
+    assert resolve_refs(ws, None, "fraud_model")
+    b.deprecate("alice", "user_txn_aggs")
+    with pytest.raises(GovernanceError, match="user_txn_aggs"):
+        resolve_refs(ws, ["user_txn_aggs:txn_count_1d"], None)
+    with pytest.raises(GovernanceError, match="user_txn_aggs"):
+        resolve_refs(ws, None, "fraud_model")
