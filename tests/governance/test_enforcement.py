@@ -106,7 +106,7 @@ def test_training_sets_check_every_view_they_read_in_both_forms(ws: Workspace) -
         b.request("author", name)
         b.approve("alice", name)
     # the service is approved, one view it reads is still a draft: refused, and audited
-    with pytest.raises(GovernanceError, match="feature_view 'user_profile'.*draft"):
+    with pytest.raises(GovernanceError, match=r"feature_view 'user_profile'.*draft"):
         resolve_refs(ws, None, "fraud_model")
     assert ws.audit.entries("user_profile")[-1].outcome == "refused"
     # features= naming the unapproved view directly: refused too (it used to check nothing)
