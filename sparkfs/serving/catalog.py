@@ -171,14 +171,16 @@ def online_view_of(view: FeatureView, version: str, entities: Mapping[str, Entit
             raise DefinitionError([f"feature view {view.name!r}: entity {name!r} is not applied"])
         keys += [Field(k.name, k.type) for k in entities[name].join_keys]
     if synced is not None and synced.definition_version == version and synced.features:
-        return OnlineView(view.name, version, tuple(keys), tuple(Field(n, t) for n, t in synced.features), view.ttl)
+        return OnlineView(view.name, version, tuple(keys), tuple(Field(n, t) for n, t in synced.features),
+                          view.ttl, view.availability_delay)
     features = [Field(f.name, f.type) for f in view.features]
     if view.aggregations is not None:
         names = iter(view.aggregations.output_names())
         for agg in view.aggregations.features:
             for _ in view.aggregations.windows:
                 features.append(Field(next(names), _AGG_TYPES.get(agg.function, "float64")))
-    return OnlineView(view.name, version, tuple(keys), tuple(features), view.ttl)
+    return OnlineView(view.name, version, tuple(keys), tuple(features), view.ttl,
+                      view.availability_delay)
 
 
 SpecReader = Callable[[str, str, str], dict[str, Any]]

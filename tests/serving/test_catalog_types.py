@@ -59,3 +59,14 @@ def test_registry_created_before_the_features_column_gains_it(tmp_path: Path) ->
     engine.dispose()
     reopened = open_engine(url)
     assert "features" in {c["name"] for c in inspect(reopened).get_columns("sync_checkpoints")}
+
+
+def test_the_served_view_carries_the_availability_delay_the_sync_and_the_join_use() -> None:
+    """A lookup at t serves rows with E + delay <= t, as the point-in-time join does."""
+    from datetime import timedelta
+
+    delayed = VIEW.model_copy(update={"availability_delay": timedelta(minutes=30), "ttl": timedelta(days=2)})
+    synced = SyncState("v1", 3, 1, NOW, (("qty_sum_1d", "bigint"), ("last_country_1d", "string")))
+    for state in (synced, None):
+        view = online_view_of(delayed, "v1", USER, state)
+        assert view.availability_delay == timedelta(minutes=30) and view.ttl == timedelta(days=2)
