@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -19,15 +20,21 @@ import pyarrow.compute as pc
 
 from sparkfs.config import RedisConfig
 from sparkfs.online.frames import fresh_set_frames
-from sparkfs.online.layout import POINT_LEN, VALUE_FORMAT, EntityKeyCodec, ValueCodec
+from sparkfs.online.layout import (
+    NO_CREATED,
+    POINT_LEN,
+    EntityKeyCodec,
+    ValueCodec,
+    value_format,
+)
 from sparkfs.online.topology import OnlineTarget
 from sparkfs.online.view import FIXED_TYPES, OnlineView
 from sparkfs.online.writer import BulkWriter, WriteCounts, WriteMode
 
 __all__ = ["COUNTS_SCHEMA", "OP_COLUMN", "POINTS_COLUMN", "WriteTask", "encode_batch"]
 
-#: Column of each entity's change points: a list of ``struct<event_timestamp, _ingested_at,
-#: features...>`` in ascending event time (see ``points.py``).
+#: Column of each entity's change points: a list of ``struct<event_timestamp, [_created_at,]
+#: _ingested_at, features...>`` in ascending order of that tuple (see ``points.py``).
 POINTS_COLUMN = "_points"
 #: Optional int8 column choosing the mode per row: 0 = the task's mode, 1 = force, 2 = delete,
 #: 3 = deferred (not written, only counted).
@@ -50,9 +57,9 @@ class WriteTask:
         return write_batches(batches, self)
 
 
-def _micros(column: pa.Array) -> np.ndarray:
+def _micros(column: pa.Array, null: int = 0) -> np.ndarray:
     ints = pc.cast(column, pa.int64())
-    return np.asarray(pc.fill_null(ints, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.asarray(pc.fill_null(ints, null).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _keys(batch: pa.RecordBatch, view: OnlineView, prefix: bytes) -> list[bytes]:
@@ -72,12 +79,15 @@ def _keys(batch: pa.RecordBatch, view: OnlineView, prefix: bytes) -> list[bytes]
 @dataclass(frozen=True)
 class _Points:
     """The change points of one batch's entities, flattened: entity ``i`` owns points
-    ``starts[i]:starts[i + 1]`` (ascending event time, one per event time)."""
+    ``starts[i]:starts[i + 1]`` (ascending event time, one per event time; with knowing time
+    one per (event time, created)). ``cr`` is each point's created time (µs,
+    :data:`NO_CREATED` for none), ``None`` for a view without one."""
 
     table: pa.RecordBatch
     starts: np.ndarray
     ev: np.ndarray
     ing: np.ndarray
+    cr: np.ndarray | None
 
     @property
     def counts(self) -> np.ndarray:
@@ -89,33 +99,45 @@ class _Points:
         return self.starts[1:] - 1
 
 
-def _points(batch: pa.RecordBatch) -> _Points:
+def _points(batch: pa.RecordBatch, view: OnlineView) -> _Points:
     """Flatten the ``_points`` column; of several points at one event time the last (the
-    greatest ``(ingested_at, features)``, as the arrays come sorted) is kept."""
+    greatest ``([created,] ingested_at, features)``, as the arrays come sorted) is kept; with
+    knowing time, of several at one (event time, created)."""
     lists = batch.column(POINTS_COLUMN)
     lengths = np.asarray(pc.fill_null(pc.list_value_length(lists), 0)
                          .to_numpy(zero_copy_only=False), dtype=np.int64)
     flat = pc.list_flatten(lists)
     table = pa.RecordBatch.from_struct_array(flat) if len(flat) else None
     owner = np.repeat(np.arange(len(lengths)), lengths)
-    ev = _micros(table.column("event_timestamp")) if table is not None else np.zeros(0, np.int64)
+    empty = np.zeros(0, np.int64)
+    ev = _micros(table.column("event_timestamp")) if table is not None else empty
+    cr = None
+    if view.created:
+        cr = _micros(table.column("_created_at"), NO_CREATED) if table is not None else empty
     keep = np.ones(len(ev), dtype=bool)
     if len(ev) > 1:
-        keep[:-1] = ~((owner[:-1] == owner[1:]) & (ev[:-1] == ev[1:]))
+        same = (owner[:-1] == owner[1:]) & (ev[:-1] == ev[1:])
+        if cr is not None and view.availability == "created":
+            same &= cr[:-1] == cr[1:]
+        keep[:-1] = ~same
     if table is not None and not keep.all():
         table = table.filter(pa.array(keep))
         owner, ev = owner[keep], ev[keep]
+        cr = None if cr is None else cr[keep]
     starts = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(np.bincount(owner, minlength=len(lengths)), out=starts[1:])
     if table is None:
         table = pa.RecordBatch.from_pydict({})
-    ing = _micros(table.column("_ingested_at")) if len(ev) else np.zeros(0, np.int64)
-    return _Points(table, starts, ev, ing)
+    ing = _micros(table.column("_ingested_at")) if len(ev) else empty
+    return _Points(table, starts, ev, ing, cr)
 
 
 def _point_dtype(view: OnlineView) -> np.dtype:
     codec = ValueCodec(view)
-    fields = [("len", "<u4"), ("ev", "<i8"), ("ing", "<i8"), ("bm", "u1", (codec.n_bitmap,))]
+    fields: list[tuple[Any, ...]] = [("len", "<u4"), ("ev", "<i8"), ("ing", "<i8")]
+    if view.created:
+        fields.append(("cr", "<i8"))
+    fields.append(("bm", "u1", (codec.n_bitmap,)))
     fields += [(f"f{i}", _NP_CODES[FIXED_TYPES[f.dtype]]) for i, f in enumerate(view.features)]
     return np.dtype(fields)
 
@@ -125,6 +147,8 @@ def _fixed_points(points: _Points, view: OnlineView) -> np.ndarray:
     dtype = _point_dtype(view)
     arr = np.zeros(len(points.ev), dtype=dtype)
     arr["len"], arr["ev"], arr["ing"] = dtype.itemsize - POINT_LEN.size, points.ev, points.ing
+    if points.cr is not None:
+        arr["cr"] = points.cr
     for i, feat in enumerate(view.features):
         column = points.table.column(feat.name)
         if column.null_count:
@@ -135,10 +159,10 @@ def _fixed_points(points: _Points, view: OnlineView) -> np.ndarray:
     return arr
 
 
-def _headers(points: _Points) -> list[bytes]:
+def _headers(points: _Points, view: OnlineView) -> list[bytes]:
     last = points.last
     head = np.zeros(len(last), dtype=[("fmt", "u1"), ("ev", "<i8"), ("ing", "<i8")])
-    head["fmt"] = VALUE_FORMAT
+    head["fmt"] = value_format(view)
     has = last >= 0
     head["ev"][has], head["ing"][has] = points.ev[last[has]], points.ing[last[has]]
     buf, width = head.tobytes(), head.dtype.itemsize
@@ -156,8 +180,10 @@ def _point_bytes(points: _Points, view: OnlineView) -> tuple[bytes, list[int]]:
     codec = ValueCodec(view)
     columns = [points.table.column(f.name).to_pylist() for f in view.features]
     rows = zip(*columns, strict=True) if columns else ([] for _ in range(len(points.ev)))
-    parts = [codec.encode_point(int(e), int(i), row)
-             for e, i, row in zip(points.ev.tolist(), points.ing.tolist(), rows, strict=True)]
+    created = points.cr.tolist() if points.cr is not None else [None] * len(points.ev)
+    parts = [codec.encode_point(int(e), int(i), row, c)
+             for e, i, row, c in zip(points.ev.tolist(), points.ing.tolist(), rows, created,
+                                     strict=True)]
     offsets = [0, *itertools.accumulate(len(p) for p in parts)]
     return b"".join(parts), offsets
 
@@ -166,9 +192,9 @@ def encode_batch(batch: pa.RecordBatch, view: OnlineView,
                  prefix: bytes) -> tuple[list[bytes], list[bytes | None], np.ndarray]:
     """Keys, values (``None`` for an entity without points) and each value's last event time
     (µs) of one Arrow batch, in the layout of ``layout.py``."""
-    points = _points(batch)
+    points = _points(batch, view)
     keys = _keys(batch, view, prefix)
-    heads = _headers(points)
+    heads = _headers(points, view)
     buf, offsets = _point_bytes(points, view)
     starts = points.starts.tolist()
     values: list[bytes | None] = [
@@ -191,7 +217,7 @@ def _framed_fresh(writer: BulkWriter, task: WriteTask, batch: pa.RecordBatch) ->
             or len(view.keys) != 1 or view.keys[0].dtype not in ("int32", "int64")
             or not all(f.dtype in FIXED_TYPES for f in view.features)):
         return None
-    points = _points(batch)
+    points = _points(batch, view)
     if not (points.counts == 1).all():
         return None
     ev = points.ev
@@ -201,7 +227,7 @@ def _framed_fresh(writer: BulkWriter, task: WriteTask, batch: pa.RecordBatch) ->
     dtype = np.dtype([("fmt", "u1"), ("lev", "<i8"), ("ling", "<i8"),
                       ("pt", f"V{point_arr.dtype.itemsize}")])
     values = np.zeros(len(ev), dtype=dtype)
-    values["fmt"], values["lev"], values["ling"] = VALUE_FORMAT, ev, points.ing
+    values["fmt"], values["lev"], values["ling"] = value_format(view), ev, points.ing
     values["pt"] = point_arr.view(f"V{point_arr.dtype.itemsize}")
     ids = np.asarray(batch.column(view.keys[0].name).to_numpy(zero_copy_only=False))
     payload = fresh_set_frames(task.prefix, ids[live], values[live], expire[live])
