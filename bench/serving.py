@@ -1,18 +1,22 @@
 """Benchmark: HTTP online lookups (``sparkfs serve``) vs. the same reads straight to Redis.
 
-Starts a redis-server and writes 100k entities to each of two feature views through the online
-package's bulk writer (a published generation, as a full-refresh sync leaves it), applies a
-small project to a SQLite registry, and starts ``sparkfs serve`` (uvicorn, one worker). A
-separate driver process then runs, each for ``--seconds`` (20 by default):
+Starts a redis-server and writes 100k entities to each of two plain feature views and one
+aggregation view through the online package's bulk writer (a published generation, as a
+full-refresh sync leaves it; the aggregation view's values hold ``--agg-points`` change points
+each, 12 features, from an hour ago to 30 days ahead), applies a small project to a SQLite
+registry, and starts ``sparkfs serve`` (uvicorn, one worker). A separate driver process then
+runs, each for ``--seconds`` (20 by default):
 
 * ``paced_1``: one entity, 1 view, at a fixed 200 requests/s (open loop; latency counted from
   the scheduled send time, so a stall is not hidden);
 * ``sat_1``: one entity at saturation (fixed concurrency, closed loop);
+* ``sat_1_agg`` / ``paced_1_agg``: the same on the aggregation view (the reader picks the
+  point current at the lookup time among the value's points);
 * ``sat_100x2``: 100 entities x 2 views at saturation;
 
 and, from the same driver process, ``redis_paced_1`` (the one-entity reads at 200/s: the
 latency floor of this driver on this machine) and, at the same concurrency,
-``redis_1`` / ``redis_100x2``: the
+``redis_1`` / ``redis_1_agg`` / ``redis_100x2``: the
 same key reads done directly with redis-py (one pipeline: an MGET per view plus the generation
 pointer HGETs, no decoding): the floor an HTTP hop is measured against.
 
@@ -84,7 +88,21 @@ feature_views:
       - {name: spend_7d, type: float64}
       - {name: premium, type: bool}
     owner: bench
+  - name: txn_aggs
+    entities: [user]
+    source: {type: delta, path: x/transactions}
+    timestamp_column: ts
+    aggregations:
+      grain: hour
+      windows: [1h, 1d, 7d, 30d]
+      features:
+        - {name: txn_count, function: count, column: amount}
+        - {name: txn_amount_sum, function: sum, column: amount}
+        - {name: txn_amount_avg, function: avg, column: amount}
+    ttl: 35d
+    owner: bench
 """
+AGG_VIEW = "txn_aggs"
 
 
 ENTITIES = 100_000  # set from --entities in the driver
@@ -105,7 +123,20 @@ def make_project(root: Path, redis_url: str) -> SparkfsConfig:
     return load_config(root / "conf" / "sparkfs.yaml")
 
 
-def publish(config: SparkfsConfig, view: OnlineView, n: int) -> None:
+def agg_points(view: OnlineView, rnd: random.Random, now: datetime,
+               n: int) -> list[tuple[int, int, list[Any]]]:
+    """``n`` change points of an aggregation view's entity: the current one an hour ago, then
+    ``n - 1`` spread evenly over the next 30 days (where events leave their windows)."""
+    times = [now - timedelta(hours=1)]
+    times += [now + timedelta(days=30) * k / (n - 1) for k in range(1, n)]
+    return [(datetime_to_us(t), 0, [rnd.randint(0, 500) if f.dtype == "int64"
+                                    else rnd.random() * 1000 for f in view.features])
+            for t in times]
+
+
+def publish(config: SparkfsConfig, view: OnlineView, n: int, points: int = 1) -> int:
+    """Write ``n`` entities of ``view`` and publish the generation; returns the bytes of the
+    first value (``points`` change points per value for the aggregation view)."""
     online = config.online
     gens = Generations(make_client(online), online.namespace)
     gen = gens.begin(view.name, view.version)
@@ -115,19 +146,26 @@ def publish(config: SparkfsConfig, view: OnlineView, n: int) -> None:
     rnd = random.Random(view.name)
     writer = BulkWriter(online, now_ms=int(time.time() * 1000), ttl_ms=0)
     batch = 5000
+    first = 0
     for start in range(0, n, batch):
         ids = range(start, min(n, start + batch))
         event_us = datetime_to_us(now - timedelta(minutes=5))
-        if view.name == "profile":
-            vals = [[rnd.randint(18, 90), rnd.choice(["US", "FR", "DE"]), rnd.random()]
-                    for _ in ids]
+        if view.name == AGG_VIEW:
+            encoded = [values.encode_points(agg_points(view, rnd, now, points)) for _ in ids]
         else:
-            vals = [[rnd.randint(0, 500), rnd.random() * 1000, rnd.random() < 0.1] for _ in ids]
-        writer.write(WriteMode.FRESH, [prefix + keys.encode((i,)) for i in ids],
-                     [values.encode(event_us, 0, v) for v in vals],
+            if view.name == "profile":
+                vals = [[rnd.randint(18, 90), rnd.choice(["US", "FR", "DE"]), rnd.random()]
+                        for _ in ids]
+            else:
+                vals = [[rnd.randint(0, 500), rnd.random() * 1000, rnd.random() < 0.1]
+                        for _ in ids]
+            encoded = [values.encode(event_us, 0, v) for v in vals]
+        first = first or len(encoded[0])
+        writer.write(WriteMode.FRESH, [prefix + keys.encode((i,)) for i in ids], encoded,
                      [int(time.time() * 1000) + 86_400_000] * len(ids))
     writer.close()
     gens.publish(view.name, view.version, gen)
+    return first
 
 
 def start_server(config: SparkfsConfig, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
@@ -398,7 +436,8 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
     config = load_config(args.config)
     source = CatalogSource(Workspace.open(config, user="bench"))
     source.refresh()
-    views = [source.catalog.view("profile").online, source.catalog.view("activity").online]
+    views = [source.catalog.view("profile").online, source.catalog.view("activity").online,
+             source.catalog.view(AGG_VIEW).online]
     ns = config.online.namespace
     rc = make_client(config.online)
     gens = {v.name: int(rc.hget(control_key(ns, v.name), pointer_field(v.version)))
@@ -411,21 +450,32 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
     try:
         one = http_call(client, ["profile:*"], 1)
         many = http_call(client, ["profile:*", "activity:*"], 100)
+        one_agg = http_call(client, [f"{AGG_VIEW}:*"], 1)
         await closed_loop(one, conc, 2, 1)  # warm up connections and the server
         log(f"paced_1: 1 entity at 200 req/s for {secs}s")
         out["paced_1"] = await measured(args.server_pid, with_probe(paced(one, 200, secs), secs))
         log(f"sat_1: 1 entity, concurrency {conc}, {secs}s")
         out["sat_1"] = await measured(args.server_pid, closed_loop(one, conc, secs, 1))
+        log(f"sat_1_agg: 1 entity of the aggregation view, concurrency {conc}, {secs}s")
+        out["sat_1_agg"] = await measured(args.server_pid, closed_loop(one_agg, conc, secs, 1))
+        log(f"paced_1_agg: 1 entity of the aggregation view at 200 req/s for {secs}s")
+        out["paced_1_agg"] = await measured(args.server_pid,
+                                            with_probe(paced(one_agg, 200, secs), secs))
         log(f"sat_100x2: 100 entities x 2 views, concurrency {conc}, {secs}s")
         out["sat_100x2"] = await measured(args.server_pid, closed_loop(many, conc, secs, 100))
     finally:
         await client.close()
-    direct = aioredis.Redis.from_url(config.online.url, max_connections=conc)
-    log(f"redis_paced_1 / redis_1 / redis_100x2: the same reads with redis-py, concurrency {conc}")
+    # the paced runs allow 64 requests in flight (a pool of `conc` failed them when the
+    # machine stalled: MaxConnectionsError counted in `errors`)
+    direct = aioredis.Redis.from_url(config.online.url, max_connections=max(conc, 64))
+    log(f"redis_paced_1 / redis_1 / redis_1_agg / redis_100x2: the same reads with redis-py, "
+        f"concurrency {conc}")
     out["redis_paced_1"] = await with_steal(with_probe(
         paced(redis_call(direct, views[:1], ns, gens, 1), 200, secs), secs))
     out["redis_1"] = await closed_loop(redis_call(direct, views[:1], ns, gens, 1), conc, secs, 1)
-    out["redis_100x2"] = await closed_loop(redis_call(direct, views, ns, gens, 100), conc,
+    out["redis_1_agg"] = await closed_loop(redis_call(direct, views[2:], ns, gens, 1), conc,
+                                           secs, 1)
+    out["redis_100x2"] = await closed_loop(redis_call(direct, views[:2], ns, gens, 100), conc,
                                            secs, 100)
     await direct.aclose()
     return out
@@ -435,6 +485,11 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
 def summarize(raw: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
     def ratio(a: float, b: float) -> float:
         return round(a / b, 3) if b else float("nan")
+
+    def closed(name: str) -> dict[str, float]:
+        """A closed-loop scenario's rate and latency percentiles."""
+        return {f"{name}_rps": raw[name]["requests_per_s"], f"{name}_p50_ms": raw[name]["p50_ms"],
+                f"{name}_p99_ms": raw[name]["p99_ms"]}
 
     return {
         **meta,
@@ -457,14 +512,7 @@ def summarize(raw: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
         "sat_1_rps": raw["sat_1"]["requests_per_s"], "sat_1_p50_ms": raw["sat_1"]["p50_ms"],
         "sat_1_p99_ms": raw["sat_1"]["p99_ms"],
         "sat_1_rps_target_met": raw["sat_1"]["requests_per_s"] >= 1500,
-        "sat_100x2_rps": raw["sat_100x2"]["requests_per_s"],
-        "sat_100x2_p50_ms": raw["sat_100x2"]["p50_ms"],
-        "sat_100x2_p99_ms": raw["sat_100x2"]["p99_ms"],
-        "redis_1_rps": raw["redis_1"]["requests_per_s"], "redis_1_p50_ms": raw["redis_1"]["p50_ms"],
-        "redis_1_p99_ms": raw["redis_1"]["p99_ms"],
-        "redis_100x2_rps": raw["redis_100x2"]["requests_per_s"],
-        "redis_100x2_p50_ms": raw["redis_100x2"]["p50_ms"],
-        "redis_100x2_p99_ms": raw["redis_100x2"]["p99_ms"],
+        **closed("sat_100x2"), **closed("redis_1"), **closed("redis_100x2"),
         "http_vs_redis_rps_1": ratio(raw["sat_1"]["requests_per_s"],
                                     raw["redis_1"]["requests_per_s"]),
         "http_vs_redis_rps_100x2": ratio(raw["sat_100x2"]["requests_per_s"],
@@ -473,6 +521,21 @@ def summarize(raw: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
         "server_cpu_ms_per_request_100x2": raw["sat_100x2"]["server_cpu_ms_per_request"],
         "server_rps_per_core_1": ratio(1000, raw["sat_1"]["server_cpu_ms_per_request"]),
         "server_rps_per_core_100x2": ratio(1000, raw["sat_100x2"]["server_cpu_ms_per_request"]),
+        **closed("sat_1_agg"),
+        "paced_1_agg_p50_ms": raw["paced_1_agg"]["p50_ms"],
+        "paced_1_agg_p99_ms": raw["paced_1_agg"]["p99_ms"],
+        "paced_1_agg_achieved_rps": raw["paced_1_agg"]["achieved_per_s"],
+        "paced_1_agg_dropped": raw["paced_1_agg"]["dropped"],
+        "paced_1_agg_machine_slow_share": raw["paced_1_agg"].get("machine_slow_share"),
+        **closed("redis_1_agg"),
+        "http_vs_redis_rps_1_agg": ratio(raw["sat_1_agg"]["requests_per_s"],
+                                        raw["redis_1_agg"]["requests_per_s"]),
+        "server_cpu_ms_per_request_1_agg": raw["sat_1_agg"]["server_cpu_ms_per_request"],
+        "server_rps_per_core_1_agg": ratio(1000, raw["sat_1_agg"]["server_cpu_ms_per_request"]),
+        "agg_vs_plain_rps_1": ratio(raw["sat_1_agg"]["requests_per_s"],
+                                    raw["sat_1"]["requests_per_s"]),
+        "agg_vs_plain_server_cpu_1": ratio(raw["sat_1_agg"]["server_cpu_ms_per_request"],
+                                           raw["sat_1"]["server_cpu_ms_per_request"]),
         "errors": sum(v["errors"] for v in raw.values()),
         "scenarios": raw,
     }
@@ -484,6 +547,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--agg-points", type=int, default=26,
+                        help="change points per value of the aggregation view (26: the mean of "
+                             "bench/sync.py's aggregation workload)")
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--probe", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -505,9 +571,12 @@ def main() -> None:
         workspace.definitions.apply(workspace.repository, user="bench")
         source = CatalogSource(workspace)
         source.refresh()
-        for name in ("profile", "activity"):
+        value_bytes = {}
+        for name in ("profile", "activity", AGG_VIEW):
             log(f"writing {args.entities} entities to {name}")
-            publish(config, source.catalog.view(name).online, args.entities)
+            value_bytes[name] = publish(config, source.catalog.view(name).online, args.entities,
+                                        args.agg_points)
+        agg_features = len(source.catalog.view(AGG_VIEW).online.features)
         port = free_port()
         log(f"starting sparkfs serve on port {port}")
         proc = start_server(config, port, args.workers)
@@ -524,6 +593,8 @@ def main() -> None:
         raw = json.loads(driver.stdout.decode().strip().splitlines()[-1])
     meta = {"entities_per_view": args.entities, "seconds_per_scenario": args.seconds,
             "concurrency": args.concurrency, "server_workers": args.workers, "cpus": os.cpu_count(),
+            "agg_points_per_entity": args.agg_points, "agg_features": agg_features,
+            "plain_value_bytes": value_bytes["profile"], "agg_value_bytes": value_bytes[AGG_VIEW],
             "load_avg_1m": round(os.getloadavg()[0], 2)}
     print(json.dumps(summarize(raw, meta)))
 

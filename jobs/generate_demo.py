@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from jobs._bootstrap import executor_task_counts, print_result, run_job
 from sparkfs.demo import generate_demo_data
+from sparkfs.outputs import protected_locations
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -29,13 +30,16 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--partitions", type=int, default=None, help="input partitions (default parallelism)"
     )
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace what --out holds even if it is not an earlier demo")
 
 
 def main(spark: SparkSession, config: SparkfsConfig, args: argparse.Namespace) -> int:
     out = args.out or f"{config.data_dir.rstrip('/')}/demo"
     started = time.monotonic()
     summary = generate_demo_data(
-        spark, out, rows=args.rows, seed=args.seed, partitions=args.partitions
+        spark, out, rows=args.rows, seed=args.seed, partitions=args.partitions,
+        overwrite=args.overwrite, protected=protected_locations(config, sources=False),
     )
     tasks = executor_task_counts(spark)
     print_result(

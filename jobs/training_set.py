@@ -27,6 +27,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timestamp-column", default="event_timestamp")
     parser.add_argument("--reproduce", default=None, metavar="ID", help="rebuild a recorded training set")
     parser.add_argument("--user", default=None)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace what --out holds even if sparkfs did not write a training set there")
 
 
 def main(spark: SparkSession, config: SparkfsConfig, args: argparse.Namespace) -> int:
@@ -34,13 +36,15 @@ def main(spark: SparkSession, config: SparkfsConfig, args: argparse.Namespace) -
 
     ws = Workspace.open(config, user=args.user)
     if args.reproduce:
-        record = reproduce_training_set(spark, ws, args.reproduce, args.out, args.format)
+        record = reproduce_training_set(spark, ws, args.reproduce, args.out, args.format,
+                                        overwrite=args.overwrite)
     else:
         if not args.spine:
             raise SystemExit("training_set: --spine is required unless --reproduce is given")
         record = write_training_set(
             spark, ws, spine_path=args.spine, out=args.out, features=args.features,
             feature_service=args.feature_service, fmt=args.format, timestamp_column=args.timestamp_column,
+            overwrite=args.overwrite,
         )
     print_result({"id": record.id, "out": args.out, "table_versions": record.table_versions})
     return 0

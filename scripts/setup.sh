@@ -16,6 +16,16 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
   # Debian's package starts a system service on 6379; sparkfs never relies on it.
 fi
 
+# 1b. PostgreSQL's server binaries: tests of the registry on PostgreSQL (governance.identity:
+# database) start their own server on a free port and data directory. Debian's package also
+# starts a system cluster on 5432; sparkfs never relies on it.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  log "installing postgresql from Debian"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
+
 # 2. Java: Spark needs a JRE (17 is what Spark 4 supports).
 if ! command -v java >/dev/null; then
   log "installing a Java 17 runtime"
@@ -28,7 +38,7 @@ fi
 # A stamp named after pyproject.toml's hash tells whether this environment already has exactly
 # these dependencies; a changed pyproject.toml (a new or re-pinned dependency) reinstalls.
 STAMP="$($PY -c 'import sys; print(sys.prefix)')/.sparkfs-deps-$(sha256sum pyproject.toml | cut -c1-16)"
-if [ ! -f "$STAMP" ] || ! $PY -c "import sparkfs, pyspark, delta, chispa, hypothesis, duckdb" 2>/dev/null; then
+if [ ! -f "$STAMP" ] || ! $PY -c "import sparkfs, pyspark, delta, chispa, hypothesis, duckdb, psycopg" 2>/dev/null; then
   log "pip installing sparkfs[dev]"
   $PY -m pip install -q --disable-pip-version-check -e ".[dev]"
   touch "$STAMP" 2>/dev/null || true

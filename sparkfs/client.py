@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ import httpx
 
 from sparkfs.errors import (
     AuthError,
+    FeatureNameCollisionError,
     LimitExceededError,
     NotFoundError,
     OnlineStoreError,
@@ -35,8 +37,8 @@ _BY_STATUS: dict[int, type[SparkfsError]] = {
 
 
 class SparkfsClient:
-    """Keep-alive client for ``/v1/features:lookup``, ``/get-online-features`` and the
-    catalog and health endpoints.
+    """Keep-alive client for ``/v1/features:lookup``, ``/get-online-features``, the
+    catalog and health endpoints, and review actions (``/v1/reviews``).
 
     Args:
         base_url: e.g. ``http://127.0.0.1:6566``.
@@ -63,7 +65,12 @@ class SparkfsClient:
                             features: Sequence[str] | None = None,
                             feature_service: str | None = None,
                             full_feature_names: bool = False) -> dict[str, Any]:
-        """Feast's response shape (``metadata.feature_names`` + column-oriented ``results``)."""
+        """Feast's response shape (``metadata.feature_names`` + column-oriented ``results``).
+
+        Raises:
+            FeatureNameCollisionError: two features share a name and ``full_feature_names``
+                is false (use ``full_feature_names=True``).
+        """
         body = {**_body(entities, features, feature_service),
                 "full_feature_names": full_feature_names}
         return self._call("POST", "/get-online-features", body)  # type: ignore[no-any-return]
@@ -73,6 +80,17 @@ class SparkfsClient:
 
     def feature_services(self) -> list[dict[str, Any]]:
         return self._call("GET", "/v1/feature-services")  # type: ignore[no-any-return]
+
+    def review(self, action: str, name: str, *, version: str | None = None,
+               kind: str | None = None, comment: str = "") -> dict[str, Any]:
+        """``request``, ``approve``, ``reject`` or ``deprecate`` a definition version as this
+        client's API key (it needs the ``review`` scope); returns the version's new state."""
+        body: dict[str, Any] = {"comment": comment}
+        if version is not None:
+            body["version"] = version
+        if kind is not None:
+            body["kind"] = kind
+        return self._call("POST", f"/v1/reviews/{name}/{action}", body)  # type: ignore[no-any-return]
 
     def ready(self) -> bool:
         """Whether the server answers /readyz with 200 (Redis reachable)."""
@@ -112,9 +130,16 @@ def _body(entities: Mapping[str, Sequence[Any]], features: Sequence[str] | None,
 
 
 def _error(resp: httpx.Response) -> SparkfsError:
+    """The sparkfs error for a failed response: ``{"error": {type, message}}`` from sparkfs's
+    endpoints, Feast's error detail (a JSON string: module, class, message) from
+    ``/get-online-features``."""
     try:
-        message = resp.json()["error"]["message"]
+        body = resp.json()
+        detail = json.loads(body) if isinstance(body, str) else body["error"]
+        message, kind = detail["message"], detail.get("type") or detail.get("class")
     except (ValueError, KeyError, TypeError):
-        message = resp.text[:500]
+        message, kind = resp.text[:500], None
     cls = _BY_STATUS.get(resp.status_code, SparkfsError)
+    if kind == "FeatureNameCollisionError":
+        cls = FeatureNameCollisionError
     return cls(f"HTTP {resp.status_code}: {message}")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from sparkfs.errors import ConfigError
@@ -102,6 +102,7 @@ class ServingConfig(_Model):
     auth_enabled: bool = False
     api_keys: list[ApiKeyConfig] = Field(default_factory=list)
     max_entities: int = Field(default=1000, gt=0)
+    max_request_bytes: int = Field(default=1_048_576, gt=0, description="larger bodies get 413")
     redis_timeout_s: float = Field(default=0.5, gt=0)
     registry_refresh_s: float = Field(default=5.0, gt=0)
     cache: CacheConfig = Field(default_factory=CacheConfig)
@@ -109,6 +110,8 @@ class ServingConfig(_Model):
 
 class GovernanceConfig(_Model):
     enabled: bool = False
+    identity: Literal["trusted", "api_key", "database"] = Field(
+        default="trusted", description="how the acting user is established (docs/governance.md)")
     approvers: list[str] = Field(default_factory=list)
     required_approvals: int = Field(default=1, ge=1)
     approvers_by_tag: dict[str, list[str]] = Field(default_factory=dict)
@@ -125,6 +128,15 @@ class SparkfsConfig(_Model):
     spark: SparkConfig = Field(default_factory=SparkConfig)
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
     config_path: str = Field(default="", description="set by load_config; not read from the file")
+
+    @model_validator(mode="after")
+    def _identity_has_a_source(self) -> SparkfsConfig:
+        if self.governance.identity == "database" and self.registry.url.startswith("sqlite"):
+            raise ValueError(
+                "governance.identity is database, but registry.url is a SQLite file, which has no "
+                "authenticated user: use a PostgreSQL registry (postgresql+psycopg://USER@HOST/DB) "
+                "or governance.identity: trusted or api_key")
+        return self
 
 
 def default_config_path() -> Path:
@@ -204,6 +216,14 @@ def _resolve_registry_url(base: Path, url: str) -> str:
     return url
 
 
+def _separate_roots(source: str, root: str, sandbox: str) -> None:
+    """The sandbox never writes into production tables, nor production into the sandbox."""
+    a, b = root.rstrip("/") + "/", sandbox.rstrip("/") + "/"
+    if a.startswith(b) or b.startswith(a):
+        raise ConfigError(f"{source}: offline.root ({root}) and offline.sandbox_root ({sandbox}) "
+                          "overlap; give the sandbox a directory of its own, outside the offline root")
+
+
 def load_config(path: str | Path | None = None) -> SparkfsConfig:
     """Read, expand, override, validate and resolve a config file.
 
@@ -218,9 +238,12 @@ def load_config(path: str | Path | None = None) -> SparkfsConfig:
             "(a template is conf/sparkfs.yaml in the sparkfs repository)"
         )
     try:
-        raw = expand_env_tree(yaml.safe_load(cfg_path.read_text()) or {}, source)
+        raw = expand_env_tree(yaml.safe_load(cfg_path.read_text(encoding="utf-8")) or {}, source)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source}: byte {exc.start} is not UTF-8 "
+                          f"({exc.object[exc.start:exc.start + 1]!r}); save the file as UTF-8") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of sections")
     raw = _apply_env_overrides(raw, source)
@@ -230,6 +253,7 @@ def load_config(path: str | Path | None = None) -> SparkfsConfig:
     except PydanticValidationError as exc:
         raise ConfigError("\n".join(format_validation_error(source, exc))) from exc
     base = cfg_path.resolve().parent
+    _separate_roots(source, _resolve(base, cfg.offline.root), _resolve(base, cfg.offline.sandbox_root))
     return cfg.model_copy(
         update={
             "config_path": str(cfg_path.resolve()),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sparkfs.durations import Duration, format_duration
 
 __all__ = [
+    "QUARANTINE_DIR",
     "AggFeatureDef",
     "AggregationsDef",
     "Definition",
@@ -31,6 +33,7 @@ __all__ = [
     "Source",
     "Transformation",
     "definition_version",
+    "spec_version",
     "window_label",
 ]
 
@@ -254,6 +257,12 @@ Expectation = Annotated[
 
 
 # --------------------------------------------------------------------------- views & services
+#: The directory under the offline (and sandbox) root that holds the quality gate's quarantine
+#: tables (``<root>/_quarantine/<view>``): no feature view may be named so, or its table would
+#: share that directory with quarantined batches of other views.
+QUARANTINE_DIR = "_quarantine"
+
+
 class FeatureView(_Def):
     name: Name
     entities: list[Name] = Field(min_length=1)
@@ -285,6 +294,9 @@ class FeatureView(_Def):
 
     @model_validator(mode="after")
     def _has_features(self) -> FeatureView:
+        if self.name == QUARANTINE_DIR:
+            raise ValueError(f"name {QUARANTINE_DIR!r} is reserved for the quality gate's quarantine "
+                             "tables; choose another name")
         if not self.features and self.aggregations is None:
             raise ValueError("declare at least one feature or an aggregations block")
         names = self.feature_names()
@@ -351,9 +363,11 @@ def canonical_spec(definition: Definition) -> dict[str, Any]:
 
 def definition_version(definition: Definition) -> str:
     """Content hash of the canonical form: key order and YAML formatting do not change it."""
-    payload = json.dumps(
-        {"kind": KINDS[type(definition)], "spec": canonical_spec(definition)},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+    return spec_version(KINDS[type(definition)], canonical_spec(definition))
+
+
+def spec_version(kind: str, spec: Mapping[str, Any]) -> str:
+    """The version of a canonical ``spec`` of ``kind``, e.g. as stored in the registry (which
+    checks every spec it reads against its version with this)."""
+    payload = json.dumps({"kind": kind, "spec": spec}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -9,6 +9,7 @@ with one computed on a cluster. See docs/demo-data.md for the columns and proper
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ from sparkfs.demo_tables import (
     users_frame,
 )
 from sparkfs.errors import ValidationError
+from sparkfs.outputs import Protected, check_output, list_entries
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -66,8 +68,10 @@ def generate_demo_data(
     seed: int = 42,
     partitions: int | None = None,
     anchor: datetime = ANCHOR,
+    overwrite: bool = False,
+    protected: Iterable[Protected] = (),
 ) -> DemoSummary:
-    """Write the four demo Delta tables under ``out_dir``, replacing earlier ones.
+    """Write the four demo Delta tables under ``out_dir``, replacing an earlier demo there.
 
     Args:
         spark: the session to run on; all rows are computed and written by its executors.
@@ -79,14 +83,21 @@ def generate_demo_data(
             gives the same rows; the end-to-end demo passes today so values are fresh online).
         partitions: input partitions of the generating ``range``; the default is Spark's
             default parallelism. It changes only the layout, never the rows.
+        overwrite: replace whatever ``out_dir`` holds; without it only a new path or an
+            earlier demo (nothing but demo Delta tables) is written.
+        protected: locations ``out_dir`` must not overlap, even with ``overwrite``
+            (:func:`sparkfs.outputs.protected_locations`: the offline and sandbox roots ...).
 
     Raises:
-        ValidationError: ``rows`` or ``partitions`` is out of range.
+        ValidationError: ``rows`` or ``partitions`` is out of range, or ``out_dir`` holds
+            something else (see :mod:`sparkfs.outputs`).
     """
     if rows < MIN_ROWS:
         raise ValidationError(f"rows={rows}: the demo needs at least {MIN_ROWS} transactions")
     if partitions is not None and partitions < 1:
         raise ValidationError(f"partitions={partitions}: pass a positive number or leave it out")
+    check_output(spark, out_dir, what="demo data set", protected=protected,
+                 own=_holds_demo(spark, out_dir), overwrite=overwrite)
     spec = DemoSpec(rows=rows, seed=seed, anchor=anchor)
     base = out_dir.rstrip("/")
     paths = {name: f"{base}/{name}" for name in TABLES}
@@ -121,6 +132,15 @@ def generate_demo_data(
         transactions_rows=counts["transactions"],
         fraud_labels_rows=counts["fraud_labels"],
     )
+
+
+def _holds_demo(spark: SparkSession, out_dir: str) -> bool:
+    """An earlier demo: a directory holding demo tables (Delta) and nothing else."""
+    entries = list_entries(spark, out_dir)
+    if not entries or entries == [""] or not set(entries) <= set(TABLES):
+        return False
+    base = out_dir.rstrip("/")
+    return all("_delta_log" in (list_entries(spark, f"{base}/{name}") or []) for name in entries)
 
 
 def _write(df: DataFrame, path: str, *, partition_by: str | None = None) -> int:

@@ -24,10 +24,15 @@ __all__ = ["run_demo_pipeline"]
 
 def run_demo_pipeline(
     spark: SparkSession, workspace: Workspace, *, rows: int = 100_000, seed: int = 42,
-    say: Callable[[str], None] = print, online: bool = True,
+    say: Callable[[str], None] = print, online: bool = True, overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Run every stage once and return a summary of what each produced."""
+    """Run every stage once and return a summary of what each produced.
+
+    ``overwrite`` lets the demo data and the training set replace whatever their directories
+    (``data_dir/demo``, ``data_dir/training_sets/fraud_model``) hold; see :mod:`sparkfs.outputs`.
+    """
     from sparkfs.offline.materialize import materialize
+    from sparkfs.outputs import protected_locations
     from sparkfs.training.recorded import write_training_set
 
     summary: dict[str, Any] = {}
@@ -36,7 +41,8 @@ def run_demo_pipeline(
     say(f"[1/5] generating {rows} demo transactions under {out}")
     # Anchor the data at today's midnight so values are within their ttl when served.
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    demo = generate_demo_data(spark, out, rows=rows, seed=seed, anchor=today)
+    demo = generate_demo_data(spark, out, rows=rows, seed=seed, anchor=today, overwrite=overwrite,
+                              protected=protected_locations(workspace.config, sources=False))
     summary["demo"] = {"transactions": demo.transactions_rows, "users": demo.users, "merchants": demo.merchants}
     say("[2/5] applying the feature repository")
     plan = workspace.definitions.apply(workspace.repository, user=workspace.user)
@@ -51,7 +57,8 @@ def run_demo_pipeline(
     say("[4/5] building the fraud_model training set from the fraud labels")
     ts_out = str(Path(workspace.config.data_dir) / "training_sets" / "fraud_model")
     record = write_training_set(spark, workspace, spine_path=demo.fraud_labels_path, out=ts_out,
-                                feature_service="fraud_model", timestamp_column="ts")
+                                feature_service="fraud_model", timestamp_column="ts",
+                                overwrite=overwrite)
     summary["training_set"] = {"id": record.id, "out": ts_out, "table_versions": record.table_versions,
                                "rows": spark.read.parquet(ts_out).count()}
     say(f"      training set {record.id}: {summary['training_set']['rows']} rows -> {ts_out}")

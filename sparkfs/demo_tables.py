@@ -121,7 +121,7 @@ def users_frame(ids: DataFrame, spec: DemoSpec) -> DataFrame:
     home = _pick(_uniform(s, "u.country", user), _COUNTRIES)
     moved = _pick(_uniform(s, "u.country2", user, version), _COUNTRIES)
     country = F.when((version > 0) & (_uniform(s, "u.moves", user, version) < 0.1), moved)
-    base_age = 18 + F.floor(_uniform(s, "u.age", user) * 62)
+    base_age = _base_age(s, user)
     age = base_age + F.floor((updated_s - signup_s) / F.lit(365 * _DAY))
     premium = _uniform(s, "u.premium", user, version) < (0.15 + 0.1 * version.cast("double"))
     return ids.where(version < n_versions).select(
@@ -132,6 +132,12 @@ def users_frame(ids: DataFrame, spec: DemoSpec) -> DataFrame:
         premium.alias("is_premium"),
         _ts(updated_s).alias("updated_at"),
     )
+
+
+def _base_age(seed: int, user: Column) -> Column:
+    """A user's age at signup, 18-79, by 0-based user index (``user_id - 1``); shared by the
+    profiles and the fraud labels."""
+    return 18 + F.floor(_uniform(seed, "u.age", user) * 62)
 
 
 def _merchant_risk(seed: int, merchant_id: Column) -> Column:
@@ -208,19 +214,25 @@ def transactions_frame(ids: DataFrame, spec: DemoSpec) -> DataFrame:
 def fraud_labels_frame(ids: DataFrame, spec: DemoSpec) -> DataFrame:
     """One label per distinct transaction: a training spine ``(txn_id, user_id, merchant_id, ts, is_fraud)``.
 
-    Fraud is likelier at risky merchants, for large amounts and for a few compromised users, so
-    features built from the other tables carry real signal (~1.5% positives overall).
+    Fraud is likelier for young users (signup age under 30) and for rarely active ones (the
+    demo's high user ids transact least), which the ``fraud_model`` features see through
+    ``user_profile:age`` and the ``user_txn_aggs`` counts; also at risky merchants, for large
+    amounts and for a few compromised users, which they do not see (~4% positives overall).
     """
     s = spec.seed
     txns = _base_transactions(ids, spec)
     risk = F.coalesce(_merchant_risk(s, F.col("merchant_id")), F.lit(0.5))
     big = F.coalesce(F.col("amount"), F.lit(0.0)) > 300
     compromised = _uniform(s, "f.user", F.col("user_id")) < 0.02
+    young = _base_age(s, F.col("user_id") - 1) < 30
+    rarely_active = F.col("user_id") > F.lit(0.7 * spec.n_users)
     p = (
         F.lit(0.002)
-        + 0.03 * risk
+        + 0.01 * risk
         + F.when(big, 0.03).otherwise(0.0)
-        + F.when(compromised, 0.2).otherwise(0.0)
+        + F.when(compromised, 0.1).otherwise(0.0)
+        + F.when(young, 0.12).otherwise(0.0)
+        + F.when(rarely_active, 0.05).otherwise(0.0)
     )
     return txns.select(
         "txn_id",

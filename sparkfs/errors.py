@@ -10,9 +10,11 @@ handler in each front end is enough.
     ├── ConfigError                   exit 1, HTTP 500  (bad sparkfs.yaml / env override)
     ├── DefinitionError               exit 1, HTTP 500  (bad conf/features/*.yaml; lists every problem)
     ├── RegistryError                 exit 1, HTTP 500
-    │   └── ConcurrentModificationError
+    │   ├── ConcurrentModificationError
+    │   └── TamperedRegistryError     (the registry fails verification: edited behind sparkfs)
     ├── NotFoundError                 exit 1, HTTP 404  (unknown feature view, feature, run ...)
     ├── ValidationError               exit 1, HTTP 422  (bad user input: spine, dates, request)
+    │   └── FeatureNameCollisionError                   (two response columns would share a name)
     ├── SchemaMismatchError           exit 1, HTTP 500  (source no longer matches its definition)
     ├── WriteConflictError            exit 1, HTTP 409  (a concurrent writer committed first)
     ├── QualityGateError              exit 1, HTTP 500  (a batch failed an error-severity expectation)
@@ -31,6 +33,7 @@ __all__ = [
     "ConcurrentModificationError",
     "ConfigError",
     "DefinitionError",
+    "FeatureNameCollisionError",
     "GovernanceError",
     "LimitExceededError",
     "NotFoundError",
@@ -39,6 +42,7 @@ __all__ = [
     "RegistryError",
     "SchemaMismatchError",
     "SparkfsError",
+    "TamperedRegistryError",
     "ValidationError",
     "WriteConflictError",
 ]
@@ -76,16 +80,39 @@ class ConcurrentModificationError(RegistryError):
     """Another process changed the registry between our read and our write."""
 
 
+class TamperedRegistryError(RegistryError):
+    """The registry fails verification: a hash chain is broken, a spec no longer hashes to its
+    version, or the heads disagree with the audit log (``sparkfs audit verify`` shows where).
+
+    HTTP 503: the server is not ready while its registry fails verification."""
+
+    http_status = 503
+
+
 class NotFoundError(SparkfsError):
-    """A named object (feature view, feature, service, run, version) does not exist."""
+    """A named object (feature view, feature, service, run, version) does not exist.
+
+    ``kind`` says what was missing when the raiser knows (``"feature_view"``,
+    ``"feature_service"``, ``"feature"``), so a front end can report it in its own vocabulary
+    (the Feast endpoint names Feast's exception class for it).
+    """
 
     http_status = 404
+
+    def __init__(self, message: str = "", *, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class ValidationError(SparkfsError):
     """User input (a spine, a date range, a request) is invalid."""
 
     http_status = 422
+
+
+class FeatureNameCollisionError(ValidationError):
+    """A lookup would answer two columns under one name (e.g. ``txn_count_1d`` of two views
+    with Feast's ``full_feature_names`` false); refused rather than letting a client keep one."""
 
 
 class SchemaMismatchError(SparkfsError):

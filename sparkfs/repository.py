@@ -115,9 +115,13 @@ class Repository:
 
 def _load_file(path: Path, problems: list[str]) -> list[tuple[str, str, Definition]]:
     try:
-        data = expand_env_tree(yaml.safe_load(path.read_text()), str(path))
+        data = expand_env_tree(yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
     except (yaml.YAMLError, ConfigError) as exc:
         problems.append(f"{path}: cannot read: {exc}")
+        return []
+    except UnicodeDecodeError as exc:
+        problems.append(f"{path}: byte {exc.start} is not UTF-8 ({exc.object[exc.start:exc.start + 1]!r}); "
+                        "save the file as UTF-8")
         return []
     if data is None:
         return []

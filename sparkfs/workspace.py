@@ -18,6 +18,7 @@ from sparkfs.config import SparkfsConfig, load_config
 from sparkfs.definitions import FeatureView, definition_version
 from sparkfs.errors import GovernanceError
 from sparkfs.registry import AuditLog, DefinitionStore, open_engine
+from sparkfs.registry.integrity import IntegrityReport, verify_registry
 from sparkfs.registry.runs import RunStore
 from sparkfs.repository import Repository, load_repository
 
@@ -37,14 +38,23 @@ class Workspace:
     @classmethod
     def open(cls, config: SparkfsConfig | str | None = None, *, user: str | None = None,
              namespace: Namespace = "production") -> Workspace:
-        from sparkfs.cli.context import current_user
+        """Open a project's workspace; ``user`` (else ``$SPARKFS_USER``, else the login name) is
+        the acting user, except under ``governance.identity: database`` where it is the
+        registry database's user (and naming someone else is refused)."""
+        from sparkfs.governance.identity import establish
 
         cfg = config if isinstance(config, SparkfsConfig) else load_config(config)
+        engine = open_engine(cfg.registry.url)
+        identity = establish(cfg.governance.identity, user, engine)
+        if user is not None and user != identity.user:
+            raise GovernanceError(
+                f"user={user!r} is not the registry database's user {identity.user!r} "
+                "(governance.identity: database); leave user out to act as the database user")
         return cls(
             config=cfg,
             repository=load_repository(cfg.features_dir),
-            engine=open_engine(cfg.registry.url),
-            user=current_user(user),
+            engine=engine,
+            user=identity.user,
             namespace=namespace,
         )
 
@@ -66,6 +76,12 @@ class Workspace:
     @cached_property
     def audit(self) -> AuditLog:
         return AuditLog(self.engine)
+
+    @cached_property
+    def integrity(self) -> IntegrityReport:
+        """The registry's verification (:mod:`sparkfs.registry.integrity`), done once per
+        workspace: a job checks the registry when it first needs an approval."""
+        return verify_registry(self.engine)
 
     def usable_version(self, view: FeatureView) -> str:
         """The version of ``view`` this workspace may run, or a GovernanceError saying why not.

@@ -24,13 +24,18 @@ class Project:
         return self.root / "conf" / "features"
 
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        """Run the sparkfs CLI in a subprocess against this project."""
+        """Run the sparkfs CLI in a subprocess against this project (and check that, without
+        ``--debug``, it printed no Python traceback)."""
         full_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "SPARKFS_USER": "tester", **(env or {})}
         full_env.pop("SPARKFS_CONFIG", None)
-        return subprocess.run(
+        result = subprocess.run(
             [sys.executable, "-m", "sparkfs.cli", "--config", str(self.config), *args],
             capture_output=True, text=True, env=full_env, timeout=timeout, cwd=self.root,
         )
+        if "--debug" not in args:
+            # every CLI path, failing or not, says what happened in words: no Python traceback
+            assert "Traceback" not in result.stderr, result.stderr[-3000:]
+        return result
 
 
 def make_project(tmp: Path, redis_url: str = "redis://127.0.0.1:1/0", extra: str = "") -> Project:

@@ -82,3 +82,11 @@ def test_invalid_yaml_is_reported(tmp_path: Path) -> None:
     path = write(tmp_path, "project: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(path)
+
+
+@pytest.mark.parametrize("sandbox", ["data/offline/sandbox", "data", "data/offline"])
+def test_the_sandbox_and_production_roots_must_not_overlap(tmp_path: Path, sandbox: str) -> None:
+    """Issue 21: a sandbox root inside the offline root writes into production's directory."""
+    path = write(tmp_path, f"project: p\noffline: {{root: data/offline, sandbox_root: {sandbox}}}\n")
+    with pytest.raises(ConfigError, match=r"offline.root .* and offline.sandbox_root .* overlap"):
+        load_config(path)

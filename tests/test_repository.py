@@ -187,3 +187,11 @@ def test_fields_added_later_keep_existing_versions_and_count_when_set(tmp_path: 
     assert definition_version(corrected) != definition_version(plain)
     known = corrected.model_copy(update={"availability": "created"})
     assert len({definition_version(v) for v in (plain, corrected, known)}) == 3
+
+
+def test_the_quarantine_directory_is_not_a_view_name(tmp_path: Path) -> None:
+    """Issue 21: a view named ``_quarantine`` would put its production table in the directory
+    where the quality gate appends other views' failed batches."""
+    root = repo_dir(tmp_path, {"e.yaml": ENTITY, "v.yaml": view(name="_quarantine")})
+    [problem] = problems(root)
+    assert "'_quarantine' is reserved for the quality gate's quarantine tables" in problem

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from sparkfs.config import SparkfsConfig, default_config_path, load_config
+from sparkfs.governance.identity import Identity, establish
 from sparkfs.registry import AuditLog, DefinitionStore, open_engine
 from sparkfs.registry.runs import RunStore
 from sparkfs.repository import Repository, load_repository
@@ -22,14 +22,7 @@ if TYPE_CHECKING:
     from sparkfs.offline.materialize import Gate
     from sparkfs.workspace import Workspace
 
-__all__ = ["CliContext", "current_user"]
-
-
-def current_user(explicit: str | None = None) -> str:
-    """``--user``, else ``$SPARKFS_USER``, else the login name."""
-    if explicit:
-        return explicit
-    return os.environ.get("SPARKFS_USER") or getpass.getuser()
+__all__ = ["CliContext"]
 
 
 @dataclass
@@ -78,20 +71,50 @@ class CliContext:
 
         return quality_gate
 
+    @cached_property
+    def identity(self) -> Identity:
+        """Who this command acts as (``governance.identity``; see docs/governance.md)."""
+        mode = self.config.governance.identity
+        found = establish(mode, self.user_override, self.engine if mode == "database" else None)
+        if found.claimed is not None and found.claimed != found.user:
+            import click
+
+            click.echo(f"note: acting as the database user {found.user!r}, not {found.claimed!r} "
+                       "(governance.identity: database)", err=True)
+        return found
+
     @property
     def user(self) -> str:
-        return current_user(self.user_override)
+        return self.identity.user
 
     @property
     def spark(self) -> SparkSession:
         if self._spark is None:
             from sparkfs.session import build_session
 
-            self._spark = build_session(self.config, master=self.master)
-            self._spark.sparkContext.setLogLevel("WARN")
+            config = self.config if self.debug else _quiet(self.config, self.master)
+            self._spark = build_session(config, master=self.master)
+            self._spark.sparkContext.setLogLevel("WARN" if self.debug else "ERROR")
         return self._spark
 
     def close(self) -> None:
         if self._spark is not None:
             self._spark.stop()
             self._spark = None
+
+
+_QUIET_LOG4J = Path(__file__).with_name("log4j2-quiet.properties")
+
+
+def _quiet(config: SparkfsConfig, master: str | None) -> SparkfsConfig:
+    """Keep Spark's start-up and warning lines out of a command's output (``--debug`` keeps
+    them): a log4j2 file that logs errors only, and a loopback address for a local master (no
+    "hostname resolves to a loopback address" warning)."""
+    conf = dict(config.spark.conf)
+    option = f"-Dlog4j2.configurationFile=file:{_QUIET_LOG4J}"
+    if "log4j" not in conf.get("spark.driver.extraJavaOptions", ""):
+        conf["spark.driver.extraJavaOptions"] = " ".join(
+            filter(None, [conf.get("spark.driver.extraJavaOptions"), option]))
+    if (master or config.spark.master).startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    return config.model_copy(update={"spark": config.spark.model_copy(update={"conf": conf})})

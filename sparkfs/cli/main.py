@@ -16,6 +16,7 @@ import click
 from sparkfs.cli.context import CliContext
 from sparkfs.cli.definitions_cmd import apply_cmd, describe_cmd, list_cmd, plan_cmd
 from sparkfs.cli.runs_cmd import runs_cmd
+from sparkfs.control_chars import escape_control
 from sparkfs.errors import SparkfsError
 
 __all__ = ["cli", "main"]
@@ -29,7 +30,7 @@ __all__ = ["cli", "main"]
     default=None,
     help="Config file. Default: $SPARKFS_CONFIG, else conf/sparkfs.yaml.",
 )
-@click.option("--user", default=None, help="Acting user (default: $SPARKFS_USER, else the login name).")
+@click.option("--user", default=None, help="Acting user (default: $SPARKFS_USER, else the login name); unchecked unless governance.identity is api_key or database.")
 @click.option("--master", default=None, help="Spark master for commands that run Spark (overrides the config).")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks on errors.")
 @click.version_option(package_name="sparkfs")
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     except SparkfsError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {escape_control(str(exc), keep=chr(10))}", err=True)
         sys.exit(exc.exit_code)
     sys.exit(0)
 

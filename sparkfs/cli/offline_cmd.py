@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import click
 
@@ -20,6 +20,14 @@ def _date(value: str | None, option: str) -> date | None:
         return datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
         raise ValidationError(f"{option} {value!r} is not a date; write YYYY-MM-DD") from None
+
+
+def _checked(state: CliContext, sandbox: bool, feature_view: str, lo: date | None,
+             hi: date | None) -> None:
+    """Everything that can be checked without Spark, before a session starts (10-20 s)."""
+    if lo is not None and hi is not None and lo >= hi:
+        raise ValidationError(f"--start {lo} is not before --end {hi}; the range is [start, end)")
+    state.workspace(sandbox).repository.feature_view(feature_view)  # NotFoundError names the known ones
 
 
 _sandbox = click.option("--sandbox", is_flag=True, help="Run the repository's (possibly unapproved) version in the sandbox namespace; production tables are untouched.")
@@ -40,10 +48,11 @@ def materialize_cmd(state: CliContext, feature_view: str, start: str | None, end
     """
     from sparkfs.offline.materialize import materialize
 
+    lo, hi = _date(start, "--start"), _date(end, "--end")
+    _checked(state, sandbox, feature_view, lo, hi)
     ws = state.workspace(sandbox)
     click.echo(f"materializing {feature_view} ({ws.namespace}) ...", err=True)
-    run = materialize(state.spark, ws, feature_view, start=_date(start, "--start"), end=_date(end, "--end"),
-                      gate=state.quality_gate())
+    run = materialize(state.spark, ws, feature_view, start=lo, end=hi, gate=state.quality_gate())
     click.echo(
         f"run {run.run_id} {run.status}: {run.rows_in} rows in, {run.rows_out} rows written, "
         f"table version {run.output_version}, {run.duration_s:.1f}s"
@@ -69,8 +78,12 @@ def backfill_cmd(state: CliContext, feature_view: str, start: str, end: str, ste
         step_td = parse_duration(step)
     except ValueError as exc:
         raise ValidationError(f"--step: {exc}") from None
+    if step_td < timedelta(days=1) or step_td % timedelta(days=1):
+        raise ValidationError(f"--step {step!r} is not a positive whole number of days; "
+                              "write e.g. 1d or 7d")
     lo, hi = _date(start, "--start"), _date(end, "--end")
     assert lo is not None and hi is not None
+    _checked(state, sandbox, feature_view, lo, hi)
 
     def progress(done: int, total: int, rows: int) -> None:
         click.echo(f"  chunk {done}/{total} done, {rows} rows written so far", err=True)

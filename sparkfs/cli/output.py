@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from sparkfs.control_chars import escape_control
+
 __all__ = ["echo_json", "echo_table", "fmt_time"]
 
 
@@ -17,7 +19,10 @@ def fmt_time(value: datetime | None) -> str:
 
 
 def echo_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in r] for r in rows]]
+    """Aligned columns; control characters in a cell are printed as escapes (``\\n``, ``\\x1b``),
+    so a stored value cannot start a line, move the cursor or recolour the table."""
+    cells = [[str(h) for h in headers],
+             *[["" if c is None else escape_control(str(c)) for c in r] for r in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for n, row in enumerate(cells):
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

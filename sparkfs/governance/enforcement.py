@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sparkfs.errors import GovernanceError, NotFoundError
+from sparkfs.errors import GovernanceError, NotFoundError, TamperedRegistryError
 from sparkfs.governance.lifecycle import ReviewBoard, ReviewState
+from sparkfs.registry.integrity import require_intact
 
 if TYPE_CHECKING:
     from sparkfs.workspace import Workspace
@@ -50,13 +51,20 @@ def is_approved(workspace: Workspace, kind: str, name: str, version: str) -> boo
 def require_approved(workspace: Workspace, kind: str, name: str, version: str) -> None:
     """Return if ``version`` may be used in production; else audit the refusal and raise.
 
+    The registry must also pass verification (:mod:`sparkfs.registry.integrity`, once per
+    workspace): approvals read from a tampered registry are worth nothing.
+
     Raises:
-        GovernanceError: naming the missing approval and who can give it.
+        GovernanceError: naming the missing approval and who can give it, or the registry's
+            first broken link.
     """
     if not workspace.config.governance.enabled:
         return
     try:
+        require_intact(workspace.integrity, "the governance gate")
         state = _board(workspace).state(kind, name, version)
+    except TamperedRegistryError as exc:
+        reason = str(exc)
     except NotFoundError as exc:
         reason = f"{kind} {name!r} version {version} is not in the registry ({exc}); run `sparkfs apply` and have it approved"
     else:

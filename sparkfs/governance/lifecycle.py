@@ -18,14 +18,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, NoReturn
 
-from sqlalchemy import Engine, and_, insert, select
+from sqlalchemy import Engine, and_, select
 
 from sparkfs.config import GovernanceConfig
+from sparkfs.control_chars import refuse_control
 from sparkfs.errors import GovernanceError, NotFoundError
 from sparkfs.governance.policy import ApprovalPolicy
 from sparkfs.registry.audit import AuditLog
+from sparkfs.registry.chain import append_chained
 from sparkfs.registry.definitions import DefinitionStore, VersionRecord
 from sparkfs.registry.schema import reviews
 
@@ -50,6 +52,7 @@ class ReviewState:
     eligible: tuple[str, ...]
     missing: tuple[str, ...]
     last_action_at: datetime | None
+    requested_by: str | None = None  # who put the current review cycle up (the last request)
 
     @property
     def ref(self) -> str:
@@ -135,6 +138,7 @@ class ReviewBoard:
             current=record.current, approvals=approvals, required=policy.required,
             eligible=policy.eligible, missing=tuple(policy.missing(approvals)),
             last_action_at=rows[-1].at if rows else None,
+            requested_by=next((r.user for r in reversed(rows) if r.action == "request"), None),
         )
 
     def status(self, name: str | None = None, kind: str | None = None) -> list[ReviewState]:
@@ -149,7 +153,7 @@ class ReviewBoard:
     def request(self, user: str, name: str, version: str | None = None, *, kind: str | None = None,
                 comment: str = "") -> ReviewState:
         """Ask for review: draft or rejected → in_review."""
-        current = self._current(name, version, kind)
+        current = self._current(name, version, kind, user, comment)
         if current.state not in ("draft", "rejected"):
             self._refuse(user, "request", current, comment,
                          f"{current.ref} is {current.state}; only a draft or rejected version can be put up for review")
@@ -158,10 +162,15 @@ class ReviewBoard:
     def approve(self, user: str, name: str, version: str | None = None, *, kind: str | None = None,
                 comment: str = "") -> ReviewState:
         """One approval; the version is approved once the policy's approvals are all there."""
-        current = self._current(name, version, kind)
+        current = self._current(name, version, kind, user, comment)
         if user == current.author:
             self._refuse(user, "approve", current, comment,
                          f"{user} authored {current.ref} and cannot approve it; ask one of: "
+                         f"{', '.join(u for u in current.eligible if u != user) or 'no other approver configured'}")
+        if self._config.identity != "trusted" and user == current.requested_by:
+            self._refuse(user, "approve", current, comment,
+                         f"{user} requested the review of {current.ref} and cannot approve it "
+                         f"(governance.identity: {self._config.identity}); ask one of: "
                          f"{', '.join(u for u in current.eligible if u != user) or 'no other approver configured'}")
         if user not in current.eligible:
             self._refuse(user, "approve", current, comment,
@@ -181,7 +190,7 @@ class ReviewBoard:
     def reject(self, user: str, name: str, version: str | None = None, *, kind: str | None = None,
                comment: str = "") -> ReviewState:
         """in_review (or approved) → rejected; approvals are discarded."""
-        current = self._current(name, version, kind)
+        current = self._current(name, version, kind, user, comment)
         if user not in current.eligible:
             self._refuse(user, "reject", current, comment,
                          f"{user} is not an approver of {current.ref}; approvers: {', '.join(current.eligible) or 'none configured'}")
@@ -192,7 +201,7 @@ class ReviewBoard:
     def deprecate(self, user: str, name: str, version: str | None = None, *, kind: str | None = None,
                   comment: str = "") -> ReviewState:
         """approved → deprecated (by an approver or the author); no longer usable in production."""
-        current = self._current(name, version, kind)
+        current = self._current(name, version, kind, user, comment)
         if user not in current.eligible and user != current.author:
             self._refuse(user, "deprecate", current, comment,
                          f"{user} may not deprecate {current.ref}; its author {current.author} or an approver "
@@ -201,7 +210,20 @@ class ReviewBoard:
             self._refuse(user, "deprecate", current, comment, f"{current.ref} is {current.state}; only an approved version can be deprecated")
         return self._act(user, "deprecate", current, comment)
 
-    def _current(self, name: str, version: str | None, kind: str | None) -> ReviewState:
+    def refuse(self, user: str, action: str, name: str, version: str | None = None, *,
+               kind: str | None = None, comment: str = "", reason: str) -> NoReturn:
+        """Audit a refused review ``action`` on a definition and raise (e.g. an identity that
+        may not act: :func:`sparkfs.governance.identity.review_refusal`).
+
+        Raises:
+            GovernanceError: always, with ``reason``.
+        """
+        self._refuse(user, action, self._current(name, version, kind, user, comment), comment, reason)
+
+    def _current(self, name: str, version: str | None, kind: str | None, user: str = "",
+                 comment: str = "") -> ReviewState:
+        refuse_control(user, "the user name")
+        refuse_control(comment, "the comment (--comment)")
         if version is None and "@" in name:  # NAME@VERSION, as on the command line
             name, version = name.split("@", 1)
         resolved_kind, resolved = self.resolve(name, kind)
@@ -216,8 +238,8 @@ class ReviewBoard:
         replay = [*self._rows(current.kind, current.name, current.version), _Row(action, user, now)]
         after = _derive(replay, self._policy_of(current))[0]
         with self._engine.begin() as conn:  # the review row and its audit entry commit together
-            conn.execute(insert(reviews).values(kind=current.kind, name=current.name, version=current.version,
-                                                action=action, user=user, comment=comment, at=now))
+            append_chained(conn, reviews, {"kind": current.kind, "name": current.name, "version": current.version,
+                                           "action": action, "user": user, "comment": comment, "at": now})
             AuditLog.append_in(conn, user=user, action=f"review.{action}", kind=current.kind, name=current.name,
                                version=current.version, outcome="ok", comment=comment,
                                details={"from": current.state, "to": after})
@@ -226,7 +248,7 @@ class ReviewBoard:
     def _policy_of(self, current: ReviewState) -> ApprovalPolicy:
         return self.policy(self._record(current.kind, current.name, current.version))
 
-    def _refuse(self, user: str, action: str, current: ReviewState, comment: str, reason: str) -> None:
+    def _refuse(self, user: str, action: str, current: ReviewState, comment: str, reason: str) -> NoReturn:
         self._audit.append(user=user, action=f"review.{action}", kind=current.kind, name=current.name,
                            version=current.version, outcome="refused", comment=comment,
                            details={"reason": reason, "state": current.state})

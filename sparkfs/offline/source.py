@@ -175,9 +175,13 @@ def apply_transformation(spark: SparkSession, view: FeatureView, df: DataFrame) 
         try:
             return spark.sql(transformation.query, source=df)
         except Exception as exc:
+            # Spark's messages start with an empty line; the first non-empty one names the
+            # error class and the position (e.g. "[PARSE_SYNTAX_ERROR] Syntax error at ...")
+            reason = next((line.strip() for line in str(exc).splitlines() if line.strip()),
+                          type(exc).__name__)
             raise SchemaMismatchError(
                 f"feature view {view.name!r}: the transformation query failed against the source: "
-                f"{str(exc).splitlines()[0]}; fix the query or the source"
+                f"{reason}; fix the query or the source"
             ) from exc
     assert isinstance(transformation, PythonTransformation)
     out = _load_function(transformation.function)(df)

@@ -24,7 +24,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from sparkfs.online.layout import datetime_to_us
-from sparkfs.online.task import OP_COLUMN, POINTS_COLUMN
+from sparkfs.online.task import OP_COLUMN
 from sparkfs.online.view import OnlineView
 
 __all__ = ["OP_DEFERRED", "changed_points", "points_for_deleted", "points_per_entity"]
@@ -33,6 +33,8 @@ __all__ = ["OP_DEFERRED", "changed_points", "points_for_deleted", "points_per_en
 OP_DEFERRED = 3
 _UPSERTS = ("insert", "update_postimage")
 _E, _CR, _ING = "event_timestamp", "_created_at", "_ingested_at"
+#: The per-entity array of a change feed's points, before it is flattened.
+POINTS_COLUMN = "_points"
 
 
 def _names(view: OnlineView) -> list[str]:
@@ -84,31 +86,41 @@ def _cut(points: Column, view: OnlineView, now: datetime) -> Column:
     return F.filter(kept, lambda p: F.unix_micros(p[_E]) > F.lit(horizon))
 
 
-def _collected(df: DataFrame, view: OnlineView, *extra: Column) -> DataFrame:
-    return df.groupBy(*view.key_names).agg(
-        F.sort_array(F.collect_list(F.struct(*[F.col(n) for n in _names(view)]))).alias("_all"),
-        *extra)
-
-
 def points_per_entity(df: DataFrame, view: OnlineView, now: datetime) -> DataFrame:
-    """Per entity with a servable row: ``keys..., _points, _op = 0`` (see the module doc).
+    """Each entity's candidate rows, contiguous per entity: the writer keeps of them the row
+    current at ``now`` and the later ones (see the module doc and ``task._group``).
 
-    Before the grouping, a ``dense_rank`` over (the row's sort tuple if available at ``now``,
-    else one value shared by all later rows), descending, keeps per key every later row and
-    at most two available ones: Spark applies such a rank filter before the shuffle (its
-    window group limit), so a long history of a plain view does not travel.
+    A ``dense_rank`` over (the row's sort tuple if available at ``now``, else one value shared
+    by all later rows), descending, keeps per key every later row and at most two available
+    ones, ordered by their tuple, greatest first. Spark applies such a rank filter before the
+    shuffle (its window group limit), so a long history of a plain view does not travel; and
+    the window leaves each key's rows together in one partition, in that order, which the
+    ``sortWithinPartitions`` on the keys states (Spark drops it: the order is already there).
+    No grouping, no per-entity arrays: a plain view's entity is one row, as it was before
+    change points.
     """
     names = _names(view)
+    now_us = datetime_to_us(now)
     available = _available(None, view, now)
     order = [F.when(available, F.col(n)).desc_nulls_last() for n in names]
     order.insert(0, available.cast("int").asc())
     rank = F.dense_rank().over(Window.partitionBy(*view.key_names).orderBy(*order))
-    rows = (df.filter(_keys_ok(view) & F.col(_E).isNotNull()).withColumn("_rank", rank)
-            .where(F.col("_rank") <= 2).drop("_rank"))
-    grouped = _collected(rows, view)
-    cut = grouped.select(*view.key_names, _cut(F.col("_all"), view, now).alias(POINTS_COLUMN))
-    return (cut.where(F.size(POINTS_COLUMN) > 0)
-            .withColumn(OP_COLUMN, F.lit(0).cast("byte")))
+    usable = _keys_ok(view) & F.col(_E).isNotNull()
+    if view.ttl is not None:  # never servable from now on (older rows are older still)
+        usable = usable & (F.unix_micros(F.col(_E)) > F.lit(now_us - view.ttl_ms * 1000))
+    rows = df.filter(usable).withColumn("_rank", rank).where(F.col("_rank") <= 2).drop("_rank")
+    return (rows.sortWithinPartitions(*view.key_names)
+            .select(*view.key_names, *names, F.lit(0).cast("byte").alias(OP_COLUMN)))
+
+
+def _flat(grouped: DataFrame, view: OnlineView, op: Column) -> DataFrame:
+    """One row per point of ``_points`` (an entity without points keeps one row with a null
+    event time), contiguous per entity: ``explode_outer`` emits an input row's elements
+    together."""
+    exploded = grouped.select(*view.key_names, op.alias(OP_COLUMN),
+                              F.explode_outer(POINTS_COLUMN).alias("_p"))
+    return exploded.select(*view.key_names, *[F.col(f"_p.{n}").alias(n) for n in _names(view)],
+                           OP_COLUMN)
 
 
 def changed_points(cdf: DataFrame, view: OnlineView, now: datetime) -> DataFrame:
@@ -128,18 +140,19 @@ def changed_points(cdf: DataFrame, view: OnlineView, now: datetime) -> DataFrame
                          F.col("_del"))
     kept = cut.where((F.size(POINTS_COLUMN) > 0) | (F.col("_del") == 1))
     op = F.when(F.col("_del") == 1, F.lit(OP_DEFERRED)).otherwise(0).cast("byte")
-    return kept.select(*view.key_names, POINTS_COLUMN, op.alias(OP_COLUMN))
+    return _flat(kept, view, op)
 
 
 def points_for_deleted(cdf: DataFrame, snapshot: DataFrame, view: OnlineView,
                        now: datetime) -> DataFrame:
     """For entities with a delete in the feed, the truth from the snapshot: their points
     written without merging (``_op`` = 1, a stored row is gone) or, when nothing servable is
-    left, a delete (``_op`` = 2)."""
+    left, a delete (``_op`` = 2: one row with a null event time)."""
     deleted = (cdf.filter(F.col("_change_type") == "delete").select(*view.key_names)
                .dropna().distinct())
     truth = points_per_entity(snapshot.join(deleted, list(view.key_names), "left_semi"), view,
                               now).drop(OP_COLUMN)
     joined = deleted.join(truth, list(view.key_names), "left")
-    op = F.when(F.col(POINTS_COLUMN).isNull(), F.lit(2)).otherwise(1).cast("byte")
-    return joined.withColumn(OP_COLUMN, op)
+    op = F.when(F.col(_E).isNull(), F.lit(2)).otherwise(1).cast("byte")
+    return (joined.withColumn(OP_COLUMN, op).repartition(*view.key_names)
+            .sortWithinPartitions(*view.key_names))

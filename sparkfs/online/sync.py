@@ -24,7 +24,7 @@ from sparkfs.delta_log import change_feed, latest_version
 from sparkfs.errors import OnlineStoreError
 from sparkfs.online.checkpoints import Checkpoint, CheckpointStore
 from sparkfs.online.generations import GenerationLostError, Generations
-from sparkfs.online.layout import data_prefix
+from sparkfs.online.layout import data_prefix, datetime_to_us
 from sparkfs.online.lease import SyncLease
 from sparkfs.online.points import changed_points, points_for_deleted, points_per_entity
 from sparkfs.online.task import COUNTS_SCHEMA, WriteTask
@@ -116,8 +116,9 @@ class _Context:
 
     def task(self, generation: int, mode: WriteMode) -> WriteTask:
         prefix = data_prefix(self.online.namespace, self.view.name, self.view.version, generation)
+        now_us = datetime_to_us(self.now)
         return WriteTask(view=self.view, online=self.online, prefix=prefix, mode=mode,
-                         now_ms=int(self.now.timestamp() * 1000))
+                         now_ms=now_us // 1000, now_us=now_us)
 
     def snapshot(self) -> DataFrame:
         return (self.spark.read.format("delta").option("versionAsOf", self.to_version)

@@ -31,11 +31,8 @@ from sparkfs.online.topology import OnlineTarget
 from sparkfs.online.view import FIXED_TYPES, OnlineView
 from sparkfs.online.writer import BulkWriter, WriteCounts, WriteMode
 
-__all__ = ["COUNTS_SCHEMA", "OP_COLUMN", "POINTS_COLUMN", "WriteTask", "encode_batch"]
+__all__ = ["COUNTS_SCHEMA", "OP_COLUMN", "WriteTask", "encode_batch"]
 
-#: Column of each entity's change points: a list of ``struct<event_timestamp, [_created_at,]
-#: _ingested_at, features...>`` in ascending order of that tuple (see ``points.py``).
-POINTS_COLUMN = "_points"
 #: Optional int8 column choosing the mode per row: 0 = the task's mode, 1 = force, 2 = delete,
 #: 3 = deferred (not written, only counted).
 OP_COLUMN = "_op"
@@ -52,6 +49,7 @@ class WriteTask:
     prefix: bytes
     mode: WriteMode
     now_ms: int
+    now_us: int
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         return write_batches(batches, self)
@@ -99,37 +97,84 @@ class _Points:
         return self.starts[1:] - 1
 
 
-def _points(batch: pa.RecordBatch, view: OnlineView) -> _Points:
-    """Flatten the ``_points`` column; of several points at one event time the last (the
-    greatest ``([created,] ingested_at, features)``, as the arrays come sorted) is kept; with
-    knowing time, of several at one (event time, created)."""
-    lists = batch.column(POINTS_COLUMN)
-    lengths = np.asarray(pc.fill_null(pc.list_value_length(lists), 0)
-                         .to_numpy(zero_copy_only=False), dtype=np.int64)
-    flat = pc.list_flatten(lists)
-    table = pa.RecordBatch.from_struct_array(flat) if len(flat) else None
-    owner = np.repeat(np.arange(len(lengths)), lengths)
-    empty = np.zeros(0, np.int64)
-    ev = _micros(table.column("event_timestamp")) if table is not None else empty
-    cr = None
-    if view.created:
-        cr = _micros(table.column("_created_at"), NO_CREATED) if table is not None else empty
-    keep = np.ones(len(ev), dtype=bool)
-    if len(ev) > 1:
+def _group_starts(rows: pa.RecordBatch, view: OnlineView) -> np.ndarray:
+    """Row index where each entity's run of rows begins (rows of one entity are contiguous)."""
+    n = rows.num_rows
+    change = np.zeros(n, dtype=bool)
+    if n:
+        change[0] = True
+    for key in view.key_names:
+        column = rows.column(key)
+        if n > 1:
+            differs = pc.not_equal(column.slice(1), column.slice(0, n - 1))
+            change[1:] |= np.asarray(pc.fill_null(differs, True).to_numpy(zero_copy_only=False))
+    return np.flatnonzero(change)
+
+
+def _last_group_start(rows: pa.RecordBatch, view: OnlineView) -> int:
+    starts = _group_starts(rows, view)
+    return int(starts[-1]) if len(starts) else 0
+
+
+def _group(rows: pa.RecordBatch, task: WriteTask) -> tuple[pa.RecordBatch, _Points]:
+    """One row per entity (its key columns and ``_op``) and its change points.
+
+    ``rows`` hold each entity's candidate rows contiguously, in any order within the entity (a
+    row with a null event time stands for an entity without rows). Per entity this keeps the
+    row current at ``now`` (the last available one by ``(event time, [created,] ingested)``; with
+    knowing time available also means ``created <= now``; of exact ties
+    the first in ``rows``, which come ordered by their feature tuple, greatest first) and every
+    later row, drops rows outside the ttl at ``now`` and keeps one row per event time (the
+    latest created and ingested; knowing time: per (event time, created)): the rule of
+    ``points.py``. Applied again to its own output it changes
+    nothing, so pre-cut rows (a change feed's) pass through unchanged.
+    """
+    view = task.view
+    starts = _group_starts(rows, view)
+    n = rows.num_rows
+    owner = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n)))
+    entities = rows.take(pa.array(starts, pa.int64())) if n else rows
+    ev_col = rows.column("event_timestamp")
+    present = np.asarray(ev_col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    ev, ing = _micros(ev_col), _micros(rows.column("_ingested_at"))
+    cr = _micros(rows.column("_created_at"), NO_CREATED) if view.created else np.zeros(n, np.int64)
+    order = np.lexsort((-np.arange(n), ing, cr, ev, owner))
+    owner, ev, ing, cr, present = owner[order], ev[order], ing[order], cr[order], present[order]
+    available = present & (ev + view.delay_us <= task.now_us)
+    if view.availability == "created":
+        available &= (cr != NO_CREATED) & (cr <= task.now_us)
+    # the current row: the last available one of its entity (by (E, created, ingested)); then
+    # every later row that is not available yet (with knowing time, one ranking below the
+    # current row may be unavailable too: it can never be served)
+    position = np.arange(n)
+    current = np.full(len(starts), -1, dtype=np.int64)
+    if n:
+        np.maximum.at(current, owner[available], position[available])
+    mine = current[owner] if n else np.zeros(0, np.int64)
+    keep = present & ((position == mine) | (~available & (position > mine)))
+    if view.ttl is not None:
+        keep &= ev > task.now_us - view.ttl_ms * 1000
+    idx = order[keep]
+    owner, ev, ing, cr = owner[keep], ev[keep], ing[keep], cr[keep]
+    if len(ev) > 1:  # one row per event time (knowing time: per (E, created)): the last
         same = (owner[:-1] == owner[1:]) & (ev[:-1] == ev[1:])
-        if cr is not None and view.availability == "created":
+        if view.availability == "created":
             same &= cr[:-1] == cr[1:]
-        keep[:-1] = ~same
-    if table is not None and not keep.all():
-        table = table.filter(pa.array(keep))
-        owner, ev = owner[keep], ev[keep]
-        cr = None if cr is None else cr[keep]
-    starts = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(owner, minlength=len(lengths)), out=starts[1:])
-    if table is None:
-        table = pa.RecordBatch.from_pydict({})
-    ing = _micros(table.column("_ingested_at")) if len(ev) else empty
-    return _Points(table, starts, ev, ing, cr)
+        single = np.ones(len(ev), dtype=bool)
+        single[:-1] = ~same
+        idx, owner, ev, ing, cr = idx[single], owner[single], ev[single], ing[single], cr[single]
+    table = rows.take(pa.array(idx, pa.int64()))
+    counts = np.bincount(owner, minlength=len(starts))
+    point_starts = np.zeros(len(starts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=point_starts[1:])
+    return entities, _Points(table, point_starts, ev, ing, cr if view.created else None)
+
+
+def _slice_points(points: _Points, lo: int, hi: int) -> _Points:
+    """The points of entities ``lo:hi``."""
+    a, b = int(points.starts[lo]), int(points.starts[hi])
+    return _Points(points.table.slice(a, b - a), points.starts[lo : hi + 1] - a,
+                   points.ev[a:b], points.ing[a:b], None if points.cr is None else points.cr[a:b])
 
 
 def _point_dtype(view: OnlineView) -> np.dtype:
@@ -188,11 +233,11 @@ def _point_bytes(points: _Points, view: OnlineView) -> tuple[bytes, list[int]]:
     return b"".join(parts), offsets
 
 
-def encode_batch(batch: pa.RecordBatch, view: OnlineView,
-                 prefix: bytes) -> tuple[list[bytes], list[bytes | None], np.ndarray]:
+def encode_batch(batch: pa.RecordBatch, view: OnlineView, prefix: bytes,
+                 points: _Points) -> tuple[list[bytes], list[bytes | None], np.ndarray]:
     """Keys, values (``None`` for an entity without points) and each value's last event time
-    (µs) of one Arrow batch, in the layout of ``layout.py``."""
-    points = _points(batch, view)
+    (µs) of one batch of entities (one row each) and their points, in the layout of
+    ``layout.py``."""
     keys = _keys(batch, view, prefix)
     heads = _headers(points, view)
     buf, offsets = _point_bytes(points, view)
@@ -207,7 +252,8 @@ def encode_batch(batch: pa.RecordBatch, view: OnlineView,
     return keys, values, np.asarray(last_ev, dtype=np.int64)
 
 
-def _framed_fresh(writer: BulkWriter, task: WriteTask, batch: pa.RecordBatch) -> WriteCounts | None:
+def _framed_fresh(writer: BulkWriter, task: WriteTask, batch: pa.RecordBatch,
+                  points: _Points) -> WriteCounts | None:
     """The vectorised path of a full refresh (see ``frames.py``) when every entity of the batch
     has one point; ``None`` when it does not apply."""
     view = task.view
@@ -217,7 +263,6 @@ def _framed_fresh(writer: BulkWriter, task: WriteTask, batch: pa.RecordBatch) ->
             or len(view.keys) != 1 or view.keys[0].dtype not in ("int32", "int64")
             or not all(f.dtype in FIXED_TYPES for f in view.features)):
         return None
-    points = _points(batch, view)
     if not (points.counts == 1).all():
         return None
     ev = points.ev
@@ -238,11 +283,14 @@ def _framed_fresh(writer: BulkWriter, task: WriteTask, batch: pa.RecordBatch) ->
     return counts
 
 
-def _write_slice(writer: BulkWriter, task: WriteTask, batch: pa.RecordBatch) -> WriteCounts:
-    framed = _framed_fresh(writer, task, batch)
+def _write_slice(writer: BulkWriter, task: WriteTask, batch: pa.RecordBatch,
+                 points: _Points) -> WriteCounts:
+    if batch.num_rows == 0:
+        return WriteCounts()
+    framed = _framed_fresh(writer, task, batch, points)
     if framed is not None:
         return framed
-    keys, values, ev = encode_batch(batch, task.view, task.prefix)
+    keys, values, ev = encode_batch(batch, task.view, task.prefix, points)
     ops = (np.asarray(batch.column(OP_COLUMN).to_numpy(zero_copy_only=False))
            if OP_COLUMN in batch.schema.names else np.zeros(len(keys), dtype=np.int8))
     counts = WriteCounts(deferred=int((ops == 3).sum()))
@@ -267,16 +315,38 @@ def _write_slice(writer: BulkWriter, task: WriteTask, batch: pa.RecordBatch) -> 
     return counts
 
 
+def _write_rows(writer: BulkWriter, task: WriteTask, rows: pa.RecordBatch,
+                total: WriteCounts) -> None:
+    if rows.num_rows == 0:
+        return
+    entities, points = _group(rows, task)
+    size = task.online.batch_size
+    for lo in range(0, entities.num_rows, size):
+        hi = min(lo + size, entities.num_rows)
+        total.add(_write_slice(writer, task, entities.slice(lo, hi - lo),
+                               _slice_points(points, lo, hi)))
+
+
 def write_batches(batches: Iterator[pa.RecordBatch], task: WriteTask) -> Iterator[pa.RecordBatch]:
-    """Write every row of one partition in batches of ``online.batch_size``; yield counters."""
+    """Write every entity of one partition in batches of ``online.batch_size``; yield counters.
+
+    An entity's rows are contiguous in the partition but may straddle two Arrow batches: the
+    rows of each batch's last entity wait for the next batch."""
     writer = BulkWriter(task.online, now_ms=task.now_ms, ttl_ms=task.view.ttl_ms,
                         delay_us=task.view.delay_us)
     total = WriteCounts()
-    size = task.online.batch_size
+    carry: pa.RecordBatch | None = None
     try:
         for batch in batches:
-            for offset in range(0, batch.num_rows, size):
-                total.add(_write_slice(writer, task, batch.slice(offset, size)))
+            if carry is not None and carry.num_rows:
+                batch = pa.Table.from_batches([carry, batch]).combine_chunks().to_batches()[0]
+            if batch.num_rows == 0:
+                continue
+            cut = _last_group_start(batch, task.view)
+            _write_rows(writer, task, batch.slice(0, cut), total)
+            carry = batch.slice(cut)
+        if carry is not None:
+            _write_rows(writer, task, carry, total)
     finally:
         writer.close()
     names = ("sent", "written", "deleted", "deferred")

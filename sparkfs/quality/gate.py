@@ -18,7 +18,7 @@ from pyspark import StorageLevel
 from pyspark.sql import Observation
 from pyspark.sql import functions as F
 
-from sparkfs.definitions import FeatureView
+from sparkfs.definitions import QUARANTINE_DIR, FeatureView
 from sparkfs.errors import QualityGateError
 from sparkfs.quality.check import batch_aggregates, check_batch, compile_rules, view_keys
 from sparkfs.quality.report import QualityReport
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["QUARANTINE_DIR", "measure_into_cache", "quality_gate", "quarantine", "quarantine_path"]
 
-QUARANTINE_DIR = "_quarantine"
 _WRITE_CACHE_CONF = {
     "spark.sql.inMemoryColumnarStorage.compressed": "false",
     "spark.sql.optimizer.canChangeCachedPlanOutputPartitioning": "true",

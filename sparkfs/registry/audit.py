@@ -1,7 +1,9 @@
 """The append-only audit log.
 
 There is deliberately no update or delete method, and the database rejects both through
-triggers (see :mod:`sparkfs.registry.database`).
+triggers (see :mod:`sparkfs.registry.database`). Rows are hash-chained
+(:mod:`sparkfs.registry.chain`), so an edit made behind sparkfs's back is detected by
+``sparkfs audit verify``.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, select
 
+from sparkfs.control_chars import refuse_control
+from sparkfs.registry.chain import append_chained
 from sparkfs.registry.schema import audit_log
 
 __all__ = ["AuditEntry", "AuditLog"]
@@ -48,13 +52,17 @@ class AuditLog:
         comment: str = "",
         details: dict[str, Any] | None = None,
     ) -> None:
-        """Append inside an open transaction (so the entry commits with the change it records)."""
-        conn.execute(
-            insert(audit_log).values(
-                at=datetime.now(UTC), user=user, action=action, kind=kind, name=name,
-                version=version, outcome=outcome, comment=comment, details=details,
-            )
-        )
+        """Append inside an open transaction (so the entry commits with the change it records).
+
+        Raises:
+            ValidationError: ``user`` or ``comment`` holds a control character.
+        """
+        refuse_control(user, "the user name")
+        refuse_control(comment, "the comment")
+        append_chained(conn, audit_log, {
+            "at": datetime.now(UTC), "user": user, "action": action, "kind": kind, "name": name,
+            "version": version, "outcome": outcome, "comment": comment, "details": details,
+        })
 
     def append(self, **fields: Any) -> None:
         with self._engine.begin() as conn:

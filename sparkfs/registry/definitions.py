@@ -2,7 +2,8 @@
 
 ``apply`` runs in one write transaction (serialised across processes, see
 :mod:`sparkfs.registry.database`): a version is inserted once, never edited, and the head
-pointer moves to it. Applying the same repository twice records nothing new.
+pointer moves to it. Applying the same repository twice records nothing new. A version is the
+hash of its spec, so every spec read here is checked against its version.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from sparkfs.definitions import canonical_spec
-from sparkfs.errors import NotFoundError, RegistryError
+from sparkfs.definitions import canonical_spec, spec_version
+from sparkfs.errors import NotFoundError, RegistryError, TamperedRegistryError
 from sparkfs.registry.audit import AuditLog
 from sparkfs.registry.schema import definition_heads, definition_versions
 from sparkfs.repository import Repository
@@ -161,7 +162,7 @@ class DefinitionStore:
             rows = conn.execute(query).all()
         return [
             VersionRecord(
-                kind=r.kind, name=r.name, version=r.version, spec=dict(r.spec),
+                kind=r.kind, name=r.name, version=r.version, spec=checked_spec(r.kind, r.name, r.version, r.spec),
                 created_at=r.created_at, created_by=r.created_by,
                 current=heads.get((kind, name)) == r.version,
             )
@@ -197,7 +198,21 @@ def _spec(conn: Connection, kind: str, name: str, version: str) -> dict[str, Any
     row = conn.execute(query).first()
     if row is None:
         raise NotFoundError(f"no {kind} {name!r} at version {version} in the registry")
-    return dict(row.spec)
+    return checked_spec(kind, name, version, row.spec)
+
+
+def checked_spec(kind: str, name: str, version: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` as read from ``definition_versions``, if it still hashes to its version.
+
+    Raises:
+        TamperedRegistryError: the stored spec was changed after it was applied.
+    """
+    if spec_version(kind, spec) != version:
+        raise TamperedRegistryError(
+            f"definition_versions: the stored spec of {kind} {name!r} version {version} does not "
+            "hash to its version: it was changed after it was applied (not by sparkfs); run "
+            "`sparkfs audit verify` and restore the registry from a backup")
+    return dict(spec)
 
 
 def _plan(conn: Connection, repo: Repository) -> Plan:

@@ -1,8 +1,9 @@
 """Registry tables (SQLAlchemy Core). One metadata object; every store module uses these.
 
 Append-only by design: definition versions, reviews and the audit log are only ever inserted.
-On SQLite and PostgreSQL, triggers reject UPDATE/DELETE on ``audit_log`` and
-``definition_versions`` (see :mod:`sparkfs.registry.database`).
+On SQLite and PostgreSQL, triggers reject UPDATE/DELETE on them and inserts that would
+replace a row or break the hash chain of ``audit_log`` and ``reviews`` (see
+:mod:`sparkfs.registry.database` and :mod:`sparkfs.registry.chain`).
 """
 
 from __future__ import annotations
@@ -34,9 +35,17 @@ __all__ = [
     "sync_checkpoints",
     "training_sets",
     "watermarks",
+    "written_outputs",
 ]
 
 metadata = MetaData()
+
+
+def _chain_columns() -> list[Column[str]]:
+    """The hash chain of an append-only table (:mod:`sparkfs.registry.chain`): nullable only so
+    that a registry created before them can add them; never null once written."""
+    return [Column("prev_hash", String(64), nullable=True), Column("row_hash", String(64), nullable=True)]
+
 
 #: Every version of every definition ever applied (immutable history).
 definition_versions = Table(
@@ -75,6 +84,7 @@ reviews = Table(
     Column("user", String(128), nullable=False),
     Column("comment", Text, nullable=False, default=""),
     Column("at", DateTime(timezone=True), nullable=False),
+    *_chain_columns(),
 )
 
 #: Append-only audit log of every apply, review action, run, sync and refusal.
@@ -91,6 +101,7 @@ audit_log = Table(
     Column("outcome", String(32), nullable=False),
     Column("comment", Text, nullable=False, default=""),
     Column("details", JSON, nullable=True),
+    *_chain_columns(),
 )
 
 #: Every job run (materialize, backfill chunk, sync, training set, validate).
@@ -158,6 +169,17 @@ training_sets = Table(
     Column("table_versions", JSON, nullable=False),
     Column("definition_versions", JSON, nullable=False),
     Column("options", JSON, nullable=True),
+)
+
+#: Paths a command wrote for its user (training sets, reproductions): what may be rewritten.
+written_outputs = Table(
+    "written_outputs",
+    metadata,
+    Column("path", Text, primary_key=True),  # normalised (sparkfs.outputs.normalize_path)
+    Column("kind", String(32), nullable=False),
+    Column("written_at", DateTime(timezone=True), nullable=False),
+    Column("user", String(128), nullable=False),
+    Column("ref", String(64), nullable=True),  # e.g. the training set id
 )
 
 #: Online sync progress per feature view.

@@ -14,11 +14,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sparkfs.clock import Clock, utc_now
 from sparkfs.config import SparkfsConfig, load_config
 from sparkfs.errors import SparkfsError, ValidationError
-from sparkfs.serving.api import catalog, lookup, ops
+from sparkfs.serving.api import catalog, lookup, ops, reviews
+from sparkfs.serving.limits import BodyLimitMiddleware
 from sparkfs.serving.metrics import MetricsMiddleware
 from sparkfs.serving.responses import error_response, validation_message
 from sparkfs.serving.runtime import ServingRuntime
@@ -30,6 +32,17 @@ __all__ = ["app_from_env", "create_app"]
 async def _sparkfs_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SparkfsError)
     return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Routing errors (unknown path 404, wrong method 405) in the same ``{"error": ...}`` body
+    as every other error."""
+    assert isinstance(exc, StarletteHTTPException)
+    kind = {404: "NotFoundError", 405: "MethodNotAllowedError"}.get(exc.status_code, "HTTPError")
+    hint = {404: "; GET /docs lists the endpoints",
+            405: f"; {request.url.path} does not answer {request.method}"}.get(exc.status_code, "")
+    return JSONResponse({"error": {"type": kind, "message": f"{exc.detail}{hint}"}},
+                        status_code=exc.status_code, headers=exc.headers)
 
 
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
@@ -76,9 +89,12 @@ def create_app(settings: SparkfsConfig, *, workspace: Workspace | None = None,
     app.include_router(lookup.router)
     app.include_router(catalog.router)
     app.include_router(ops.router)
+    app.include_router(reviews.router)
     app.add_exception_handler(SparkfsError, _sparkfs_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.serving.max_request_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)  # outermost: counts the 413s
     return app
 
 

@@ -27,6 +27,7 @@ from sparkfs.errors import DefinitionError, NotFoundError, ValidationError
 from sparkfs.governance_hook import is_approved
 from sparkfs.online.view import Field, OnlineView
 from sparkfs.registry.schema import sync_checkpoints
+from sparkfs.serving.echo import excerpt
 
 if TYPE_CHECKING:
     from sparkfs.workspace import Workspace
@@ -114,15 +115,17 @@ class Catalog:
     def view(self, name: str) -> ServedView:
         served = self.views.get(name)
         if served is None:
-            raise NotFoundError(f"feature view {name!r} is not served; GET /v1/feature-views "
-                                "lists the served views (online, applied and approved)")
+            raise NotFoundError(f"feature view {excerpt(name)} is not served; GET /v1/feature-views "
+                                "lists the served views (online, applied and approved)",
+                                kind="feature_view")
         return served
 
     def service(self, name: str) -> ServedService:
         served = self.services.get(name)
         if served is None:
-            raise NotFoundError(f"feature service {name!r} is not served; GET "
-                                "/v1/feature-services lists the served services")
+            raise NotFoundError(f"feature service {excerpt(name)} is not served; GET "
+                                "/v1/feature-services lists the served services",
+                                kind="feature_service")
         return served
 
     def resolve(self, refs: Sequence[str]) -> tuple[FeatureColumn, ...]:
@@ -136,7 +139,7 @@ class Catalog:
         for index, ref in enumerate(refs):
             view_name, sep, feature = ref.partition(":")
             if not sep or not view_name or not feature:
-                raise ValidationError(f"features[{index}]: {ref!r} is not a feature reference; "
+                raise ValidationError(f"features[{index}]: {excerpt(ref)} is not a feature reference; "
                                       "write view:feature or view:*")
             view = self.view(view_name).online
             if feature == "*":
@@ -145,7 +148,8 @@ class Catalog:
                 out[FeatureColumn(view_name, feature)] = None
             else:
                 raise NotFoundError(f"features[{index}]: feature view {view_name!r} has no "
-                                    f"feature {feature!r}; it has {', '.join(view.feature_names)}")
+                                    f"feature {excerpt(feature)}; it has {', '.join(view.feature_names)}",
+                                    kind="feature")
         return tuple(out)
 
 
@@ -243,6 +247,10 @@ class CatalogSource:
         self.catalog = build_catalog(self.workspace, heads, self._spec, syncs)
         self._seen = seen
         return True
+
+    def invalidate(self) -> None:
+        """Make the next :meth:`refresh` rebuild the catalog even if the registry looks the same."""
+        self._seen = None
 
     def _spec(self, kind: str, name: str, version: str) -> dict[str, Any]:
         key = (kind, name, version)

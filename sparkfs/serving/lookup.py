@@ -22,6 +22,7 @@ from sparkfs.errors import LimitExceededError, OnlineStoreError, ValidationError
 from sparkfs.online.reader import AsyncOnlineReader, OnlineReader, ViewValue
 from sparkfs.serving.cache import ValueCache
 from sparkfs.serving.catalog import Catalog, FeatureColumn, ServedView
+from sparkfs.serving.echo import excerpt
 
 __all__ = [
     "LookupObserver",
@@ -110,7 +111,7 @@ def entity_rows(plan: LookupPlan, entities: Mapping[str, Sequence[Any]],
                               f"by {', '.join(plan.key_types)}")
     extra = sorted(k for k in entities if k not in plan.key_types)
     if extra:
-        raise ValidationError(f"entities.{extra[0]}: not a key of the requested views "
+        raise ValidationError(f"entities.{excerpt(extra[0], quote=False)}: not a key of the requested views "
                               f"(they are keyed by {', '.join(plan.key_types)})")
     lengths = {len(v) for v in entities.values()}
     if len(lengths) > 1:
@@ -136,7 +137,7 @@ def _check_column(name: str, dtype: str, values: Sequence[Any]) -> None:
             ok = isinstance(value, str)
         if not ok:
             want = "an integer (int64)" if dtype in _INT_TYPES else "a string"
-            raise ValidationError(f"entities.{name}[{i}]: {value!r} is not {want}")
+            raise ValidationError(f"entities.{name}[{i}]: {excerpt(value)} is not {want}")
 
 
 def _entity_key(row: Mapping[str, Any], view: ServedView) -> tuple[Any, ...]:

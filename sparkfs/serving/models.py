@@ -14,11 +14,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
 
 __all__ = [
     "EntityValue",
     "ErrorBody",
+    "FeastErrorBody",
     "FeastRequest",
     "FeastResponse",
     "FeatureServiceInfo",
@@ -72,18 +82,38 @@ class LookupResponse(BaseModel):
 
 class FeastRequest(BaseModel):
     """Feast's feature-server ``/get-online-features`` request (unknown fields ignored, as
-    Feast's own server does)."""
+    Feast's own server does).
+
+    Entity values are taken as sent and converted to their key's type afterwards, where
+    lossless (``sparkfs.serving.feast_dialect``): Feast's client sends ``"1"`` for an integer
+    key as readily as ``1``. ``feature_service`` wins over an empty ``features``.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
     features: FeatureRefs | None = None
     feature_service: Annotated[str, Field(max_length=128)] | None = None
-    entities: Entities
+    entities: Annotated[
+        dict[Annotated[str, Field(max_length=128)],
+             list[StrictInt | StrictFloat | StrictStr | StrictBool | None]],
+        Field(description="entity key columns as parallel lists; \"1\" and 1.0 are read as "
+                          "the integer key 1, 1 as the string key \"1\"",
+              examples=[{"user_id": [1, 2, 3]}]),
+    ]
     full_feature_names: bool = False
+    include_feature_view_version_metadata: bool = Field(
+        default=False, description="add metadata.feature_view_metadata: the views read")
+
+
+class FeastViewMetadata(BaseModel):
+    name: str
+    definition_version: str = Field(description="sparkfs's definition version (content hash)")
 
 
 class FeastMetadata(BaseModel):
     feature_names: list[str]
+    feature_view_metadata: list[FeastViewMetadata] | None = Field(
+        default=None, description="only with include_feature_view_version_metadata")
 
 
 class FeastVector(BaseModel):
@@ -140,3 +170,9 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+class FeastErrorBody(RootModel[str]):
+    """Feast's error body on ``/get-online-features``: a JSON string holding a JSON document
+    ``{"module": "feast.errors", "class": "<Feast exception>", "message": "..."}``, which
+    Feast's client turns into that exception."""

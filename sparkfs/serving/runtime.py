@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 
 from sparkfs.clock import Clock, utc_now
 from sparkfs.config import SparkfsConfig
-from sparkfs.errors import OnlineStoreError
+from sparkfs.errors import OnlineStoreError, TamperedRegistryError
 from sparkfs.online.reader import AsyncOnlineReader
+from sparkfs.registry.integrity import require_intact
 from sparkfs.serving.auth import ApiKeys
 from sparkfs.serving.cache import ValueCache
 from sparkfs.serving.catalog import Catalog, CatalogSource
@@ -26,6 +28,9 @@ __all__ = ["ServingRuntime"]
 
 log = logging.getLogger(__name__)
 
+#: The server re-verifies the registry at least this often (seconds), besides every change.
+VERIFY_EVERY_S = 60.0
+
 
 @dataclass
 class ServingRuntime:
@@ -36,6 +41,8 @@ class ServingRuntime:
     source: CatalogSource = field(init=False)
     keys: ApiKeys = field(init=False)
     lookup: OnlineLookup = field(init=False)
+    integrity_problem: str | None = field(default=None, init=False)
+    _verified_at: float = field(default=0.0, init=False)
     _task: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -54,9 +61,9 @@ class ServingRuntime:
         return self.source.catalog
 
     async def start(self) -> None:
-        """Load the catalog (a registry failure here is fatal: nothing to serve) and start
-        polling the registry."""
-        await asyncio.to_thread(self.source.refresh)
+        """Load the catalog (a registry failure here is fatal: nothing to serve, and neither
+        is a registry that fails verification) and start polling the registry."""
+        await asyncio.to_thread(self._refresh_verified, True)
         self.metrics.served_views.set(len(self.catalog.views))
         await self._warm()
         self._task = asyncio.create_task(self._poll(), name="sparkfs-catalog-refresh")
@@ -64,7 +71,12 @@ class ServingRuntime:
     async def refresh_now(self) -> bool:
         """One registry poll; keeps the old catalog if the registry cannot be read."""
         try:
-            changed = await asyncio.to_thread(self.source.refresh)
+            changed = await asyncio.to_thread(self._refresh_verified)
+        except TamperedRegistryError as exc:
+            log.error("registry fails verification, serving the last verified catalog and "
+                      "answering /readyz 503: %s", exc)
+            self.metrics.catalog_refreshes.labels("error").inc()
+            return False
         except Exception as exc:  # a registry outage or a bad head must not stop serving
             log.warning("registry refresh failed, serving the previous catalog: %s", exc)
             self.metrics.catalog_refreshes.labels("error").inc()
@@ -73,6 +85,23 @@ class ServingRuntime:
         if changed:
             self.metrics.served_views.set(len(self.catalog.views))
             await self._warm()
+        return changed
+
+    def _refresh_verified(self, force: bool = False) -> bool:
+        """Refresh the catalog; verify the registry whenever the catalog changed (and at least
+        every :data:`VERIFY_EVERY_S`), putting the previous catalog back if it fails."""
+        before = self.source.catalog
+        changed = self.source.refresh()
+        if force or changed or time.monotonic() - self._verified_at > VERIFY_EVERY_S:
+            try:
+                require_intact(self.workspace.engine, "the server")
+            except TamperedRegistryError as exc:
+                self.source.catalog = before
+                self.source.invalidate()  # rebuilt, and verified again, on the next refresh
+                self.integrity_problem = str(exc)
+                raise
+            self.integrity_problem = None
+            self._verified_at = time.monotonic()
         return changed
 
     async def _poll(self) -> None:
@@ -94,7 +123,10 @@ class ServingRuntime:
             log.warning("could not warm generation pointers (Redis down?): %s", exc)
 
     async def ping(self) -> None:
-        """Raises OnlineStoreError (503) unless Redis answers within the serving timeout."""
+        """Raises TamperedRegistryError (503) while the registry fails verification, and
+        OnlineStoreError (503) unless Redis answers within the serving timeout."""
+        if self.integrity_problem is not None:
+            raise TamperedRegistryError(self.integrity_problem)
         try:
             async with asyncio.timeout(self.settings.serving.redis_timeout_s):
                 await self.lookup.reader.ping()

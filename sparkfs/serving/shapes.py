@@ -12,11 +12,12 @@ objects instead (``iso=False``) and let orjson print them while it renders the b
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sparkfs.online.reader import Status, ViewValue
+from sparkfs.online.reader import Status
+from sparkfs.serving.feast_dialect import feature_names
 from sparkfs.serving.lookup import LookupResult
 
 __all__ = ["feast_response", "iso_utc", "rows_response"]
@@ -42,12 +43,6 @@ def _json_value(value: Any) -> Any:
     if type(value) is float and not math.isfinite(value):
         return None  # JSON has no NaN/inf
     return value
-
-
-def _value(answer: ViewValue, feature: str) -> Any:
-    if answer.values is None:
-        return None
-    return _json_value(answer.values[feature])
 
 
 def _stamper(iso: bool) -> Callable[[datetime], Any]:
@@ -83,30 +78,45 @@ def rows_response(result: LookupResult, *, iso: bool = True) -> dict[str, Any]:
     return {"features": [c.ref for c in result.plan.columns], "rows": rows}
 
 
-def feast_response(result: LookupResult, full_feature_names: bool, *,
-                   iso: bool = True) -> dict[str, Any]:
+def feast_response(result: LookupResult, full_feature_names: bool, *, iso: bool = True,
+                   version_metadata: bool = False,
+                   entities: Mapping[str, Sequence[Any]] | None = None) -> dict[str, Any]:
     """Feast's feature-server JSON: entity key columns first, then one column per feature.
 
-    ``iso=False`` leaves event times as ``datetime`` (for :func:`responses.json_response`)."""
+    As Feast 0.67's server answers: a stored null is ``PRESENT`` with a null value, and so is
+    NaN (Feast stores NaN as a null); an infinite float is its protobuf JSON string
+    (``"Infinity"``, ``"-Infinity"``); a value never found has the epoch as its time.
+    ``version_metadata`` adds ``metadata.feature_view_metadata`` (Feast's
+    ``include_feature_view_version_metadata``). ``entities`` are the key columns to echo
+    (``feast_dialect.entity_columns``; the lookup's own by default). ``iso=False`` leaves event
+    times as ``datetime`` (for :func:`responses.json_response`).
+    """
     stamp = _stamper(iso)
     n = len(result.rows)
-    names: list[str] = []
+    keys = result.entities if entities is None else entities
     vectors: list[dict[str, Any]] = []
-    for key, values in result.entities.items():
-        names.append(key)
+    for values in keys.values():
         vectors.append({"values": list(values), "statuses": ["PRESENT"] * n,
                         "event_timestamps": [EPOCH] * n})
     for col in result.plan.columns:
-        names.append(col.full_name if full_feature_names else col.feature)
         values, statuses, stamps = [], [], []
         for answers in result.rows:
             answer = answers[col.view]
-            value = _value(answer, col.feature)
-            values.append(value)
-            status = _STATUS[answer.status]
-            if status == "PRESENT" and value is None:
-                status = "NULL_VALUE"  # Feast's status for a stored null
-            statuses.append(status)
+            values.append(None if answer.values is None else _feast_value(answer.values[col.feature]))
+            statuses.append(_STATUS[answer.status])
             stamps.append(stamp(answer.event_time) if answer.event_time else EPOCH)
         vectors.append({"values": values, "statuses": statuses, "event_timestamps": stamps})
-    return {"metadata": {"feature_names": names}, "results": vectors}
+    metadata: dict[str, Any] = {
+        "feature_names": [*keys, *feature_names(result.plan, full_feature_names)]}
+    if version_metadata:
+        # Feast's entry is {name, version: int}, version left out when 0 (an unversioned view);
+        # sparkfs versions are content hashes, which Feast's client cannot hold in its integer.
+        metadata["feature_view_metadata"] = [{"name": v.name, "definition_version": v.version}
+                                             for v in result.plan.views]
+    return {"metadata": metadata, "results": vectors}
+
+
+def _feast_value(value: Any) -> Any:
+    if type(value) is float and not math.isfinite(value):
+        return None if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return value

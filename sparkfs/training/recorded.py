@@ -6,11 +6,12 @@ from typing import TYPE_CHECKING
 
 from sparkfs.definitions import FeatureView
 from sparkfs.errors import ValidationError
+from sparkfs.outputs import check_output, protected_locations
+from sparkfs.registry.outputs import OutputStore
 from sparkfs.registry.training_sets import TrainingSetRecord, TrainingSetStore
 from sparkfs.repository import FeatureRef
 from sparkfs.training.training_set import (
     AsOf,
-    TrainingSet,
     build_training_set,
     read_spine,
     spine_with_timestamp,
@@ -43,30 +44,57 @@ def resolve_refs(workspace: Workspace, features: list[str] | None, feature_servi
     return workspace.repository.resolve(features)
 
 
-def _write(ts: TrainingSet, out: str, fmt: str) -> None:
+def _check_out(spark: SparkSession, workspace: Workspace, out: str, spine: str, fmt: str,
+               overwrite: bool) -> None:
+    """Before any work: ``out`` is a new path, or a training set sparkfs wrote (or --overwrite),
+    and never the store, a view's source or the spine (see :mod:`sparkfs.outputs`)."""
     if fmt not in FORMATS:
         raise ValidationError(f"--format {fmt!r}: use delta or parquet")
-    ts.df.write.format(fmt).mode("overwrite").save(out)
+    protected = protected_locations(workspace.config, workspace.repository, reading=[spine])
+    own = OutputStore(workspace.engine).kind_of(out) == "training_set"
+    check_output(spark, out, what="training set", protected=protected, own=own,
+                 overwrite=overwrite)
+
+
+def _save(df: DataFrame, fmt: str, out: str) -> None:
+    """Replace ``out`` (already checked by :func:`_check_out`) with ``df``: a Delta training set
+    replaces the earlier one's schema too (another feature list is another set of columns)."""
+    writer = df.write.format(fmt).mode("overwrite")
+    if fmt == "delta":
+        writer = writer.option("overwriteSchema", "true")
+    writer.save(out)
 
 
 def write_training_set(
     spark: SparkSession, workspace: Workspace, *, spine_path: str, out: str, features: list[str] | None = None,
     feature_service: str | None = None, as_of: AsOf = None, fmt: str = "parquet",
     timestamp_column: str = "event_timestamp", include_timestamps: bool = False,
+    overwrite: bool = False,
 ) -> TrainingSetRecord:
+    """Build, write and record a training set.
+
+    ``out`` must be a new path or a training set sparkfs wrote before; ``overwrite`` allows
+    replacing anything else except the store's own locations, the views' sources and the spine.
+
+    Raises:
+        ValidationError: a bad ``out`` (before any Spark work), spine or feature list.
+    """
+    _check_out(spark, workspace, out, spine_path, fmt, overwrite)
     refs = resolve_refs(workspace, features, feature_service)
     spine, spine_info = read_spine(spark, spine_path)
     spine = spine_with_timestamp(spine, timestamp_column)
     ts = build_training_set(spark, workspace, spine, refs=refs, as_of=as_of, timestamp_column=timestamp_column,
                             include_timestamps=include_timestamps)
-    _write(ts, out, fmt)
-    return TrainingSetStore(workspace.engine).record(
+    _save(ts.df, fmt, out)
+    record = TrainingSetStore(workspace.engine).record(
         user=workspace.user, spine=spine_path, out=out, format=fmt, features=ts.features,
         feature_service=feature_service, table_versions=ts.table_versions,
         definition_versions=ts.definition_versions,
         options={"spine": spine_info, "timestamp_column": timestamp_column,
                  "include_timestamps": include_timestamps, "namespace": workspace.namespace},
     )
+    OutputStore(workspace.engine).record(out, "training_set", workspace.user, record.id)
+    return record
 
 
 def _recorded_views(workspace: Workspace, record: TrainingSetRecord) -> dict[str, FeatureView]:
@@ -96,12 +124,18 @@ def rebuild(spark: SparkSession, workspace: Workspace, record: TrainingSetRecord
 
 
 def reproduce_training_set(
-    spark: SparkSession, workspace: Workspace, training_set_id: str, out: str, fmt: str | None = None
+    spark: SparkSession, workspace: Workspace, training_set_id: str, out: str, fmt: str | None = None,
+    *, overwrite: bool = False,
 ) -> TrainingSetRecord:
-    """Rebuild a recorded training set with the Delta versions and definitions it read."""
+    """Rebuild a recorded training set with the Delta versions and definitions it read.
+
+    ``out`` follows the rules of :func:`write_training_set` (the recorded spine is protected).
+    """
     store = TrainingSetStore(workspace.engine)
     record = store.get(training_set_id)
+    _check_out(spark, workspace, out, record.spine, fmt or record.format, overwrite)
     namespace = (record.options or {}).get("namespace", "production")
     df = rebuild(spark, workspace.in_namespace(namespace), record)
-    df.write.format(fmt or record.format).mode("overwrite").save(out)
+    _save(df, fmt or record.format, out)
+    OutputStore(workspace.engine).record(out, "training_set", workspace.user, record.id)
     return record

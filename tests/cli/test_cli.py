@@ -63,3 +63,34 @@ def test_usage_errors_exit_2(project: Project) -> None:
 def test_describe_unknown_name_exits_1(project: Project) -> None:
     result = project.run("describe", "ghost")
     assert result.returncode == 1 and "no definition named 'ghost'" in result.stderr
+
+
+def test_bad_arguments_are_refused_before_spark_starts(project: Project) -> None:
+    cases = [
+        (["materialize", "ghost"], "unknown feature view 'ghost'"),
+        (["materialize", "user_profile", "--start", "2026-13-01"], "--start '2026-13-01' is not a date"),
+        (["materialize", "user_profile", "--start", "2026-02-01", "--end", "2026-01-01"],
+         "is not before --end"),
+        (["backfill", "user_profile", "--start", "2026-01-01", "--end", "2026-02-01", "--step", "0d"],
+         "--step '0d' is not a positive whole number of days"),
+        (["backfill", "ghost", "--start", "2026-01-01", "--end", "2026-02-01"], "unknown feature view"),
+    ]
+    for args, message in cases:
+        result = project.run(*args)
+        assert result.returncode == 1, (args, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        # the JVM announces itself on start; none was started
+        assert "jdk.incubator" not in result.stderr and "log4j" not in result.stderr, args
+
+
+def test_non_utf8_files_are_named_with_the_fix(project: Project) -> None:
+    (project.features / "latin1.yaml").write_bytes("feature_views: []\n# caf\xe9\n".encode("latin-1"))
+    result = project.run("plan")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "latin1.yaml" in result.stderr and "not UTF-8" in result.stderr
+    (project.features / "latin1.yaml").unlink()
+    project.config.write_bytes(project.config.read_bytes() + b"# \xff\n")
+    result = project.run("list")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "sparkfs.yaml" in result.stderr and "save the file as UTF-8" in result.stderr

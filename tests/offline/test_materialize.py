@@ -17,6 +17,7 @@ from sparkfs.errors import (
     WriteConflictError,
 )
 from sparkfs.offline.materialize import backfill, chunk_ranges, materialize, offline_table
+from sparkfs.registry import DefinitionStore
 from sparkfs.workspace import Workspace
 from tests.offline.conftest import USERS_SCHEMA, ts, write_users
 
@@ -112,6 +113,17 @@ def test_schema_drift_fails_before_writing_and_names_the_column(spark: SparkSess
         materialize(spark, ws, VIEW, start=date(2026, 1, 1), end=date(2026, 1, 10))
     assert table.version(spark) == version
     assert [r.status for r in ws.runs.list(feature_view=VIEW)][:2] == ["failed", "failed"]
+
+
+def test_a_broken_query_names_spark_s_reason(spark: SparkSession, ws: Workspace) -> None:
+    write_users(spark, ws, BASE)
+    path = Path(ws.config.features_dir) / "users.yaml"
+    path.write_text(path.read_text().replace("FROM {source}", "FORM {source}"))
+    fresh = Workspace.open(ws.config, user="tester")
+    DefinitionStore(fresh.engine).apply(fresh.repository, user="tester")
+    with pytest.raises(SchemaMismatchError, match=r"query failed against the source: "
+                                                  r"\[PARSE_SYNTAX_ERROR\] Syntax error"):
+        materialize(spark, fresh, VIEW, start=date(2026, 1, 1), end=date(2026, 1, 10))
 
 
 def test_unapplied_version_is_refused_in_production(spark: SparkSession, ws: Workspace) -> None:

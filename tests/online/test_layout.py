@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sparkfs.config import RedisConfig
 from sparkfs.errors import DefinitionError, OnlineStoreError, ValidationError
 from sparkfs.online.layout import (
     LAYOUT_VERSION,
@@ -18,8 +19,9 @@ from sparkfs.online.layout import (
     data_prefix,
     escape_glob,
 )
-from sparkfs.online.task import encode_batch
+from sparkfs.online.task import WriteTask, _group, encode_batch
 from sparkfs.online.view import Field, OnlineView
+from sparkfs.online.writer import WriteMode
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 INT32 = st.integers(min_value=-(2**31), max_value=2**31 - 1)
@@ -112,7 +114,7 @@ def test_vectorised_encoding_matches_the_codec(data: st.DataObject) -> None:
     arrow_types = {"bool": pa.bool_(), "int32": pa.int32(), "int64": pa.int64(),
                    "float32": pa.float32(), "float64": pa.float64(), "string": pa.string(),
                    "bytes": pa.binary()}
-    ids = data.draw(st.lists(INT64, min_size=n, max_size=n))
+    ids = data.draw(st.lists(INT64, min_size=n, max_size=n, unique=True))
     # per entity 0..3 points, ascending event time; an event time may repeat (the last wins)
     entities = []
     for _ in range(n):
@@ -124,25 +126,35 @@ def test_vectorised_encoding_matches_the_codec(data: st.DataObject) -> None:
             points.append({"event_timestamp": t, "_ingested_at": 7, **{f"f{i}": v for i, v in
                                                                         enumerate(row)}})
         entities.append(points)
-    point_type = pa.struct([("event_timestamp", pa.timestamp("us", tz="UTC")),
-                            ("_ingested_at", pa.timestamp("us", tz="UTC")),
-                            *[(f"f{i}", arrow_types[t]) for i, t in enumerate(types)]])
-    batch = pa.RecordBatch.from_pydict({
-        "id": pa.array(ids, pa.int64()),
-        "_points": pa.array(entities, pa.list_(point_type))})
-    keys, values, last_ev = encode_batch(batch, view, b"p:")
+    # flat rows, contiguous per entity, in any order within it (the writer sorts them)
+    flat = [(ids[j], p) for j, points in enumerate(entities) for p in reversed(points)]
+    flat += [(ids[j], None) for j, points in enumerate(entities) if not points]
+    flat.sort(key=lambda r: next(k for k, i in enumerate(ids) if i == r[0]))
+    cols: dict[str, pa.Array] = {"id": pa.array([i for i, _ in flat], pa.int64())}
+    cols["event_timestamp"] = pa.array([p and p["event_timestamp"] for _, p in flat],
+                                       pa.timestamp("us", tz="UTC"))
+    cols["_ingested_at"] = pa.array([p and 7 for _, p in flat], pa.timestamp("us", tz="UTC"))
+    for i, t in enumerate(types):
+        cols[f"f{i}"] = pa.array([p and p[f"f{i}"] for _, p in flat], arrow_types[t])
+    task = WriteTask(view=view, online=RedisConfig(), prefix=b"p:", mode=WriteMode.FRESH,
+                     now_ms=-1, now_us=-1)  # every point lies after "now": all are kept
+    rows, points = _group(pa.RecordBatch.from_pydict(cols), task)
+    keys, values, last_ev = encode_batch(rows, view, b"p:", points)
+    order = list(dict.fromkeys(i for i, _ in flat))
+    assert rows.column("id").to_pylist() == order
     codec, key_codec = ValueCodec(view), EntityKeyCodec(view)
     for j, points in enumerate(entities):
-        assert keys[j] == b"p:" + key_codec.encode((ids[j],))
+        j_row = order.index(ids[j])
+        assert keys[j_row] == b"p:" + key_codec.encode((ids[j],))
         kept = [p for k, p in enumerate(points)
                 if k + 1 == len(points) or points[k + 1]["event_timestamp"] != p["event_timestamp"]]
         if not kept:
-            assert values[j] is None
+            assert values[j_row] is None
             continue
         expected = codec.encode_points([(p["event_timestamp"], 7,
                                          [p[f"f{i}"] for i in range(len(types))]) for p in kept])
-        assert values[j] == expected
-        assert last_ev[j] == kept[-1]["event_timestamp"]
+        assert values[j_row] == expected
+        assert last_ev[j_row] == kept[-1]["event_timestamp"]
         decoded = codec.decode_points(expected)
         assert [d[0] for d in decoded] == [p["event_timestamp"] for p in kept]
 

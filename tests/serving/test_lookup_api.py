@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
 from tests.serving.conftest import NOW, Project
 
 pytestmark = pytest.mark.anyio
+
+
+def feast_error(resp: httpx.Response) -> tuple[str, str]:
+    """(class, message) of Feast's error body: a JSON string holding module, class, message."""
+    detail = json.loads(resp.json())
+    assert set(detail) == {"module", "class", "message"} and detail["module"] == "feast.errors"
+    return detail["class"], detail["message"]
 
 
 def iso(moment: object) -> str:
@@ -54,6 +63,8 @@ async def test_feature_service_wildcards_and_composite_keys(client: httpx.AsyncC
 
 
 async def test_feast_shape(client: httpx.AsyncClient) -> None:
+    from datetime import timedelta
+
     resp = await client.post("/get-online-features", json={
         "features": ["users:age", "users:country"], "entities": {"user_id": [1, 3, 9]}})
     assert resp.status_code == 200, resp.text
@@ -74,7 +85,10 @@ async def test_feast_shape(client: httpx.AsyncClient) -> None:
     body = resp.json()
     assert body["metadata"]["feature_names"] == ["user_id", "users__age", "users__score",
                                                  "clicks__clicks"]
-    assert body["results"][1]["statuses"] == ["NULL_VALUE"]
+    # as Feast 0.67's server answers: a stored null is PRESENT, and so is NaN (Feast stores a null)
+    for column in body["results"][1:3]:
+        assert column == {"values": [None], "statuses": ["PRESENT"],
+                          "event_timestamps": [iso(NOW - timedelta(minutes=10))]}
 
 
 @pytest.mark.parametrize(("payload", "field"), [
@@ -108,11 +122,14 @@ async def test_bad_input_is_422_naming_the_field(client: httpx.AsyncClient,
 async def test_malformed_bodies_are_422(client: httpx.AsyncClient, content: bytes,
                                         content_type: str | None, message: str) -> None:
     headers = {"Content-Type": content_type} if content_type else {}
-    for path in ("/v1/features:lookup", "/get-online-features"):
-        resp = await client.post(path, content=content, headers=headers)
-        assert resp.status_code == 422, resp.text
-        assert resp.json()["error"]["type"] == "ValidationError"
-        assert message in resp.json()["error"]["message"]
+    resp = await client.post("/v1/features:lookup", content=content, headers=headers)
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["type"] == "ValidationError"
+    assert message in resp.json()["error"]["message"]
+    resp = await client.post("/get-online-features", content=content, headers=headers)
+    assert resp.status_code == 422, resp.text
+    feast_class, feast_message = feast_error(resp)
+    assert feast_class == "FeastError" and message in feast_message
 
 
 async def test_body_in_chunks_and_json_subtypes(client: httpx.AsyncClient) -> None:
@@ -132,17 +149,23 @@ async def test_body_in_chunks_and_json_subtypes(client: httpx.AsyncClient) -> No
     assert vendor.status_code == 200 and vendor.json() == whole.json()
 
 
-@pytest.mark.parametrize("payload", [
-    {"features": ["nope:age"], "entities": {"user_id": [1]}},
-    {"features": ["users:nope"], "entities": {"user_id": [1]}},
-    {"feature_service": "nope", "entities": {"user_id": [1]}},
-    {"features": ["offline_only:secret"], "entities": {"user_id": [1]}},
+@pytest.mark.parametrize(("payload", "feast_class"), [
+    ({"features": ["nope:age"], "entities": {"user_id": [1]}}, "FeatureViewNotFoundException"),
+    ({"features": ["users:nope"], "entities": {"user_id": [1]}}, "FeastObjectNotFoundException"),
+    ({"feature_service": "nope", "entities": {"user_id": [1]}}, "FeatureServiceNotFoundException"),
+    ({"features": ["offline_only:secret"], "entities": {"user_id": [1]}},
+     "FeatureViewNotFoundException"),
+    ({"features": ["users@v2:age"], "entities": {"user_id": [1]}},  # Feast's version pin
+     "FeatureViewNotFoundException"),
 ])
-async def test_unknown_names_are_404(client: httpx.AsyncClient, payload: dict[str, object]) -> None:
-    for path in ("/v1/features:lookup", "/get-online-features"):
-        resp = await client.post(path, json=payload)
-        assert resp.status_code == 404, resp.text
-        assert resp.json()["error"]["type"] == "NotFoundError"
+async def test_unknown_names_are_404(client: httpx.AsyncClient, payload: dict[str, object],
+                                     feast_class: str) -> None:
+    resp = await client.post("/v1/features:lookup", json=payload)
+    assert resp.status_code == 404, resp.text
+    assert resp.json()["error"]["type"] == "NotFoundError"
+    resp = await client.post("/get-online-features", json=payload)
+    assert resp.status_code == 404, resp.text
+    assert feast_error(resp)[0] == feast_class
 
 
 async def test_more_entities_than_the_limit_is_413(client: httpx.AsyncClient) -> None:
@@ -162,3 +185,24 @@ async def test_key_names_never_reach_redis_keys(client: httpx.AsyncClient,
         resp = await client.post("/v1/features:lookup", json={
             "features": [ref], "entities": {"user_id": [1]}})
         assert resp.status_code in (404, 422), (ref, resp.text)
+
+
+@pytest.mark.parametrize(("value", "shown"), [(1001.0, "1001.0"), (True, "true"), ([1], "[1]")])
+async def test_a_bad_key_value_is_one_problem_named_like_the_lookup_names_it(
+        client: httpx.AsyncClient, value: object, shown: str) -> None:
+    resp = await client.post("/v1/features:lookup", json={
+        "features": ["users:age"], "entities": {"user_id": [1, value]}})
+    assert resp.status_code == 422, resp.text
+    message = resp.json()["error"]["message"]
+    assert message.startswith(f"entities.user_id[1]: {shown} is not an integer or a string"), message
+    assert ".int:" not in message and ".str:" not in message
+
+
+async def test_unknown_paths_and_methods_use_the_error_envelope(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/v1/nope")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["type"] == "NotFoundError" and "/docs" in missing.json()["error"]["message"]
+    wrong = await client.get("/v1/features:lookup")
+    assert wrong.status_code == 405
+    assert wrong.json()["error"]["type"] == "MethodNotAllowedError"
+    assert "detail" not in wrong.json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -38,6 +39,7 @@ async def test_503_while_redis_is_down_then_recovery(tmp_path: Path,
             assert elapsed < 2 * 0.5 + 0.5  # bounded by serving.redis_timeout_s
             feast = await client.post("/get-online-features", json=BODY)
             assert feast.status_code == 503
+            assert json.loads(feast.json())["class"] == "FeastError"  # Feast's error shape
         ready = await client.get("/readyz")
         assert ready.status_code == 503 and "error" in ready.json()
         assert (await client.get("/healthz")).status_code == 200

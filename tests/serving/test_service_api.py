@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,11 @@ async def test_api_keys_401_403_and_ok(tmp_path: Path, redis_url: str) -> None:
         assert await post(fraud, {"X-API-Key": "k-fraud"}) == 200  # the service is in scope
         assert await post(LOOKUP, {"X-API-Key": "k-fraud"}) == 403  # but not the bare view
         resp = await client.post("/get-online-features", json=fraud, headers={"X-API-Key": "k-users"})
-        assert resp.status_code == 403 and "clicks" in resp.json()["error"]["message"]
+        detail = json.loads(resp.json())  # Feast's error shape there
+        assert resp.status_code == 403 and "clicks" in detail["message"]
+        assert detail["class"] == "FeastPermissionError"
+        resp = await client.post("/get-online-features", json=fraud)
+        assert resp.status_code == 401 and json.loads(resp.json())["class"] == "FeastPermissionError"
         assert (await client.get("/v1/feature-views")).status_code == 401
         # the key is checked before the body, as FastAPI orders a dependency before the body
         junk = await client.post("/v1/features:lookup", content=b"{not json",

@@ -1,0 +1,1 @@
+from tests.governance.conftest import project, ws  # noqa: F401  (shared fixtures)
