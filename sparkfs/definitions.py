@@ -74,6 +74,8 @@ class Entity(_Def):
 class DeltaSource(_Def):
     type: Literal["delta"]
     path: str
+    version: int | None = Field(
+        default=None, ge=0, description="read this Delta version (time travel); default: the latest")
 
 
 class ParquetSource(_Def):
@@ -85,6 +87,10 @@ class CsvSource(_Def):
     type: Literal["csv"]
     path: str
     options: dict[str, str] = Field(default_factory=lambda: {"header": "true"})
+    timestamp_format: str | None = Field(
+        default=None,
+        description="Spark datetime pattern of the timestamp columns, e.g. 'dd/MM/yyyy HH:mm'",
+    )
 
 
 class TableSource(_Def):
@@ -262,6 +268,15 @@ class FeatureView(_Def):
     entities: list[Name] = Field(min_length=1)
     source: Source
     timestamp_column: str
+    created_timestamp_column: str | None = Field(
+        default=None,
+        description="when each row was recorded or corrected: same keys and event time resolve "
+        "to the latest one",
+    )
+    availability: Literal["event", "created"] = Field(
+        default="event",
+        description="created: a row is usable at T only once it was recorded (created <= T)",
+    )
     transformation: Transformation | None = None
     features: list[Feature] = Field(default_factory=list)
     aggregations: AggregationsDef | None = None
@@ -288,6 +303,13 @@ class FeatureView(_Def):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"duplicate feature names: {', '.join(dupes)}")
+        if self.availability == "created" and self.created_timestamp_column is None:
+            raise ValueError("availability: created needs a created_timestamp_column "
+                             "(the column saying when each row was recorded)")
+        if self.created_timestamp_column is not None and self.aggregations is not None:
+            raise ValueError("created_timestamp_column is for plain views; an aggregation view "
+                             "counts every event (drop the column or correct the events in the "
+                             "transformation)")
         return self
 
     def feature_names(self) -> list[str]:
@@ -323,9 +345,20 @@ KINDS: dict[type[BaseModel], str] = {
 }
 
 
+#: Fields added after versions were first recorded, left out of the canonical form while they
+#: hold their default, so that adding them did not change the version of existing definitions.
+_LATER_FIELDS: dict[str, Any] = {"created_timestamp_column": None, "availability": "event"}
+_LATER_SOURCE_FIELDS: dict[str, Any] = {"version": None, "timestamp_format": None}
+
+
 def canonical_spec(definition: Definition) -> dict[str, Any]:
     """The JSON form that versions are computed from (defaults included, durations canonical)."""
-    return definition.model_dump(mode="json")
+    spec = definition.model_dump(mode="json")
+    if isinstance(definition, FeatureView):
+        spec = {k: v for k, v in spec.items() if k not in _LATER_FIELDS or v != _LATER_FIELDS[k]}
+        spec["source"] = {k: v for k, v in spec["source"].items()
+                          if k not in _LATER_SOURCE_FIELDS or v != _LATER_SOURCE_FIELDS[k]}
+    return spec
 
 
 def definition_version(definition: Definition) -> str:

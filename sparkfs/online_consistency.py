@@ -153,7 +153,8 @@ def _check_view(spark: SparkSession, workspace: Workspace, name: str, *, sample:
     source = FeatureSource(name, table, view.key_names, view.feature_names,
                            view.feature_names, ttl=view.ttl,
                            availability_delay=view.availability_delay,
-                           timestamp_output="__sfs_ts")
+                           timestamp_output="__sfs_ts", created=view.created,
+                           availability=view.availability)
     joined = point_in_time_join(spine, [source], timestamp_column=_TS)
     rows = joined.select("__sfs_i", F.unix_micros("__sfs_ts").alias(_STAMP),
                          *[F.col(f"`{f}`") for f in view.feature_names]).collect()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sparkfs.errors import ValidationError
-from sparkfs.offline.conform import EVENT_DATE, EVENT_TIMESTAMP, INGESTED_AT
+from sparkfs.offline.conform import CREATED_AT, EVENT_DATE, EVENT_TIMESTAMP, INGESTED_AT
 from sparkfs.offline.materialize import offline_table
 from sparkfs.online.sync import SyncResult, sync_feature_view
 from sparkfs.online.topology import OnlineTarget, make_client
@@ -42,12 +42,13 @@ def online_view(spark: SparkSession, workspace: Workspace, name: str) -> tuple[O
         raise ValidationError(f"feature view {name!r} has no offline table yet; run `sparkfs materialize {name}` first")
     keys = [k.name for k in workspace.repository.join_keys(view)]
     schema = {f.name: f.dataType.simpleString() for f in table.read(spark).schema.fields}
-    skip = {*keys, EVENT_TIMESTAMP, INGESTED_AT, EVENT_DATE}
+    skip = {*keys, EVENT_TIMESTAMP, INGESTED_AT, EVENT_DATE, CREATED_AT}
     return OnlineView(
         name=name, version=version,
         keys=tuple(Field(k, schema[k]) for k in keys),
         features=tuple(Field(c, t) for c, t in schema.items() if c not in skip),
         ttl=view.ttl, availability_delay=view.availability_delay,
+        created=CREATED_AT in schema, availability=view.availability,
     ), table.path
 
 

@@ -29,6 +29,9 @@ BASE_SPARK_CONF: dict[str, str] = {
     # All times are UTC: event timestamps, partitions and point-in-time comparisons.
     "spark.sql.session.timeZone": "UTC",
     "spark.databricks.delta.schema.autoMerge.enabled": "false",
+    # Parquet written by pandas stores timestamps in nanoseconds, which Spark refuses unless it
+    # reads them as bigint; sparkfs turns those back into timestamps (sparkfs/offline/parquet.py).
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
     # PySpark otherwise records the Python call site of every DataFrame/Column call for error
     # messages: several py4j round trips and a failed `import IPython` per call, ~3-8 ms each.
     # An incremental sync builds its query with ~70 such calls: 0.2-0.5 s of a ~1 s sync.

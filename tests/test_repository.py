@@ -153,6 +153,42 @@ def test_resolve_rejects_unknown_references() -> None:
         repo.resolve(["ghost:x"])
 
 
+def test_knowing_time_needs_a_created_column(tmp_path: Path) -> None:
+    text = view().replace("    owner: me\n", "    owner: me\n    availability: created\n")
+    [problem] = problems(repo_dir(tmp_path, {"e.yaml": ENTITY, "v.yaml": text}))
+    assert "v.yaml" in problem and "availability: created needs a created_timestamp_column" in problem
+
+
+def test_an_aggregation_view_takes_no_created_column(tmp_path: Path) -> None:
+    text = """
+feature_views:
+  - name: aggs
+    entities: [user]
+    source: {type: parquet, path: tx}
+    timestamp_column: ts
+    created_timestamp_column: recorded_at
+    aggregations: {windows: [1d], features: [{name: n, function: count}]}
+    owner: me
+"""
+    [problem] = problems(repo_dir(tmp_path, {"e.yaml": ENTITY, "v.yaml": text}))
+    assert "created_timestamp_column is for plain views" in problem
+
+
+def test_fields_added_later_keep_existing_versions_and_count_when_set(tmp_path: Path) -> None:
+    """Defaults of the fields added for corrections and sources are not part of the canonical
+    form (existing definitions kept their versions); a set value is."""
+    from sparkfs.definitions import canonical_spec
+
+    plain = load_repository(repo_dir(tmp_path, {"e.yaml": ENTITY, "v.yaml": view()})).feature_views["v"]
+    spec = canonical_spec(plain)
+    assert not {"created_timestamp_column", "availability"} & set(spec)
+    assert set(spec["source"]) == {"type", "path"}
+    corrected = plain.model_copy(update={"created_timestamp_column": "recorded_at"})
+    assert definition_version(corrected) != definition_version(plain)
+    known = corrected.model_copy(update={"availability": "created"})
+    assert len({definition_version(v) for v in (plain, corrected, known)}) == 3
+
+
 def test_the_quarantine_directory_is_not_a_view_name(tmp_path: Path) -> None:
     """Issue 21: a view named ``_quarantine`` would put its production table in the directory
     where the quality gate appends other views' failed batches."""

@@ -23,12 +23,13 @@ from pyspark.sql import functions as F
 from sparkfs.definitions import FeatureView, window_label
 from sparkfs.errors import ValidationError
 from sparkfs.offline.conform import (
+    CREATED_AT,
     EVENT_TIMESTAMP,
     SOURCE_ROWS,
     conform_events,
     conform_features,
 )
-from sparkfs.offline.source import SourceRead, apply_transformation, read_source
+from sparkfs.offline.source import SourceRead, apply_transformation, read_source, source_error
 from sparkfs.offline.table import OfflineTable, schema_fingerprint
 from sparkfs.quality.constraints import sync_constraints
 from sparkfs.quality.gate import quality_gate
@@ -67,6 +68,9 @@ def stored_columns(workspace: Workspace, view: FeatureView) -> list[tuple[str, s
     cols: list[tuple[str, str]] = [(k.name, k.type) for k in workspace.repository.join_keys(view)]
     cols.append((EVENT_TIMESTAMP, "timestamp"))
     cols += [(f.name, f.type) for f in view.features]
+    if view.created_timestamp_column is not None:
+        # knowing time keeps every record, a different table than one row per keys and E
+        cols.append((CREATED_AT, "timestamp" if view.availability == "event" else "timestamp, every record"))
     if view.aggregations is not None:
         for feature in view.aggregations.features:
             for window in view.aggregations.windows:
@@ -148,8 +152,8 @@ def materialize(
     try:
         source = read_source(spark, view, workspace.config.data_dir)
         batch, scoped, time_column = _batch(spark, workspace, view, source, run_start or incremental_since, run_end)
-        stats = scoped.agg(F.count(F.lit(1)).alias("n"), F.max(F.col(time_column)).alias("newest")).first()
-        assert stats is not None
+        stats = _first_pass(spark, view, source, scoped.agg(
+            F.count(F.lit(1)).alias("n"), F.max(F.col(time_column)).alias("newest")))
         rows_in, newest = int(stats["n"]), stats["newest"]
         if gate is not None:
             # The quality gate returns the batch computed into a cache while it measured it: the
@@ -173,7 +177,9 @@ def materialize(
             out_version = table.replace_from(spark, batch, incremental_since, ingested_at=now, metadata=metadata)
         else:
             keys = [k.name for k in workspace.repository.join_keys(view)]
-            out_version = table.upsert(spark, batch, keys, ingested_at=now, metadata=metadata)
+            created = None if view.created_timestamp_column is None else \
+                "every" if view.availability == "created" else "latest"
+            out_version = table.upsert(spark, batch, keys, ingested_at=now, metadata=metadata, created=created)
         rows_out = _rows_from_history(spark, table, out_version)
         if table.properties(spark).get("sparkfs.definition_version") != version:
             table.set_properties(spark, {"sparkfs.definition_version": version})
@@ -189,6 +195,24 @@ def materialize(
         run_id, status="succeeded", rows_in=rows_in, rows_out=rows_out,
         input_versions={source.location: source.delta_version}, output_version=out_version,
     )
+
+
+def _first_pass(spark: SparkSession, view: FeatureView, source: SourceRead, stats: DataFrame) -> Any:
+    """The first job that reads every source row: a file Spark cannot read (damaged, a value
+    that does not parse) fails here with one paragraph, not a Spark trace."""
+    from sparkfs.errors import SparkfsError
+
+    try:
+        row = stats.first()
+    except SparkfsError:
+        raise
+    except Exception as exc:
+        error = source_error(spark, view, source.location, exc, known_only=True)
+        if error is None:
+            raise
+        raise error from exc
+    assert row is not None
+    return row
 
 
 def _rows_from_history(spark: SparkSession, table: OfflineTable, version: int) -> int:

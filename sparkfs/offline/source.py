@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from sparkfs.definitions import FeatureView, PythonTransformation, SqlTransformation
 from sparkfs.delta_log import latest_version
-from sparkfs.errors import NotFoundError, SchemaMismatchError, ValidationError
+from sparkfs.errors import NotFoundError, SchemaMismatchError, SparkfsError, ValidationError
+from sparkfs.offline.parquet import NANOS_AS_LONG, nanos_columns, parquet_files, read_parquet
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["SourceRead", "apply_transformation", "read_source", "resolve_source_path"]
+__all__ = ["SourceRead", "apply_transformation", "read_source", "resolve_source_path", "source_error"]
 
 
 @dataclass(frozen=True)
@@ -36,31 +37,119 @@ def resolve_source_path(path: str, data_dir: str) -> str:
 def read_source(
     spark: SparkSession, view: FeatureView, data_dir: str, *, as_of_version: int | None = None
 ) -> SourceRead:
-    """Read the source, pinning a Delta source to one version so the run is reproducible."""
+    """Read the source, pinning a Delta source to one version so the run is reproducible.
+
+    The version is ``as_of_version`` if given, else the source's ``version``, else the latest.
+
+    Raises:
+        NotFoundError: the path, table or Delta version does not exist.
+        SchemaMismatchError: the data cannot be read as the declared source type.
+    """
     src = view.source
-    where = f"feature view {view.name!r}: source"
+    location = f"table:{src.table}" if src.type == "table" else resolve_source_path(src.path, data_dir)
     try:
         if src.type == "table":
-            return SourceRead(spark.read.table(src.table), f"table:{src.table}", None)
-        location = resolve_source_path(src.path, data_dir)
+            return SourceRead(spark.read.table(src.table), location, None)
         if src.type == "delta":
-            version = as_of_version if as_of_version is not None else latest_version(spark, location)
+            version = as_of_version if as_of_version is not None else src.version
+            if version is None:
+                version = latest_version(spark, location)
             df = spark.read.format("delta").option("versionAsOf", version).load(location)
             return SourceRead(df, location, version)
         if src.type == "parquet":
-            return SourceRead(spark.read.parquet(location), location, None)
+            return SourceRead(read_parquet(spark, location), location, None)
         reader = spark.read
-        for key, value in src.options.items():
+        options = dict(src.options)
+        if src.timestamp_format is not None:  # schema inference uses it too
+            options.setdefault("timestampFormat", src.timestamp_format)
+        for key, value in options.items():
             reader = reader.option(key, value)
-        return SourceRead(reader.csv(location), location, None)
-    except Exception as exc:  # Spark raises AnalysisException / Py4J errors for missing paths
-        text = str(exc)
-        if any(s in text for s in ("PATH_NOT_FOUND", "is not a Delta table", "TABLE_OR_VIEW_NOT_FOUND", "DELTA_MISSING_DELTA_TABLE")):
-            raise NotFoundError(
-                f"{where}: {getattr(src, 'path', getattr(src, 'table', ''))} does not exist or is not a "
-                f"{src.type} source; generate the data (e.g. `sparkfs demo generate`) or fix the path"
-            ) from exc
+        return SourceRead(_parsed(reader.csv(location), view, src.timestamp_format), location, None)
+    except SparkfsError:
         raise
+    except Exception as exc:  # Spark raises AnalysisException / Py4J errors
+        error = source_error(spark, view, location, exc)
+        assert error is not None
+        raise error from exc
+
+
+def _parsed(df: DataFrame, view: FeatureView, fmt: str | None) -> DataFrame:
+    """A CSV source's time columns parsed with the declared ``timestamp_format`` (the event
+    and created columns, and features declared ``timestamp``, where the CSV has them as text)."""
+    if fmt is None:
+        return df
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    wanted = {view.timestamp_column, view.created_timestamp_column,
+              *(f.name for f in view.features if f.type == "timestamp")}
+    for field in df.schema.fields:
+        if field.name in wanted and isinstance(field.dataType, T.StringType):
+            df = df.withColumn(field.name, F.to_timestamp(F.col(f"`{field.name}`"), fmt))
+    return df
+
+
+#: (markers in Spark's message, what it means and what to do); the first match wins.
+_CAUSES: list[tuple[tuple[str, ...], str]] = [
+    (("PATH_NOT_FOUND", "FileNotFoundException", "DELTA_MISSING_DELTA_TABLE", "is not a Delta table",
+      "DELTA_TABLE_NOT_FOUND"),
+     "does not exist or is not a {type} source; generate the data (e.g. `sparkfs demo generate`), "
+     "fix the path, or fix the source type"),
+    (("TABLE_OR_VIEW_NOT_FOUND",),
+     "is not a table of the metastore; create it, or name it as the catalog knows it (db.table)"),
+    (("DELTA_CANNOT_TIME_TRAVEL_VERSION", "VersionNotFoundException", "DELTA_VERSION_NOT_FOUND",
+      "Cannot time travel"),
+     "has no such Delta version ({first}); pin an existing version or remove `version:` to read "
+     "the latest"),
+    ((f"{NANOS_AS_LONG}", "TIMESTAMP(NANOS"),
+     "holds nanosecond timestamps{nanos}, which Spark reads only with "
+     f"{NANOS_AS_LONG}=true: set it under spark.conf in sparkfs.yaml (sparkfs sessions set it by "
+     "default; sparkfs then reads such columns to the microsecond), or write the file with "
+     "df.to_parquet(path, coerce_timestamps='us')"),
+    (("CANNOT_PARSE_TIMESTAMP", "could not be parsed", "PARSE_DATETIME"),
+     "has a timestamp that does not match the declared timestamp_format ({first}); fix the value "
+     "or the source's timestamp_format (a Spark datetime pattern)"),
+    (("CANNOT_READ_FILE_FOOTER", "is not a Parquet file", "FAILED_READ_FILE", "Malformed",
+      "MALFORMED_RECORD", "corrupt"),
+     "cannot be read as {type} ({first}); check that the files are {type} and not damaged, or "
+     "declare the source type they have"),
+]
+
+
+def source_error(
+    spark: SparkSession, view: FeatureView, location: str, exc: Exception, *, known_only: bool = False
+) -> SparkfsError | None:
+    """One paragraph for a source Spark could not read: the view, the path, the cause and the
+    fix. Unknown causes keep Spark's first line with advice to check the source, or give
+    ``None`` with ``known_only`` (a failure while computing may be the transformation's)."""
+    text = str(exc)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    source_type = view.source.type
+    for markers, advice in _CAUSES:
+        if any(m in text for m in markers):
+            nanos = _nanos_where(spark, location) if "NANOS" in markers[-1] else ""
+            message = advice.format(type=source_type, first=first, nanos=nanos)
+            missing = advice.startswith(("does not", "is not a table", "has no such"))
+            error = NotFoundError if missing else SchemaMismatchError
+            return error(f"feature view {view.name!r}: source {location} {message}")
+    if known_only:
+        return None
+    return SchemaMismatchError(
+        f"feature view {view.name!r}: source {location} ({source_type}) cannot be read: {first}; "
+        "check the path, the source type and its options"
+    )
+
+
+def _nanos_where(spark: SparkSession, location: str) -> str:
+    try:
+        files = parquet_files(spark, location, limit=20)
+        for file in files:
+            columns = nanos_columns(spark, file)
+            if columns:
+                return f" (file {file}, column(s) {', '.join(columns)})"
+    except Exception:  # naming the file is a courtesy; the advice stands without it
+        return ""
+    return ""
 
 
 def _load_function(dotted: str) -> Any:

@@ -3,8 +3,8 @@
 Layout: ``<root>/<view>/<schema fingerprint>/`` — a new table only when the stored schema
 changes (keys, feature names or types); a definition change that keeps the schema (a new
 description, ttl, owner) writes into the same table. Columns: the join keys,
-``event_timestamp`` (UTC), the features, ``_ingested_at``, and the partition column
-``event_date``. Change Data Feed is on, for the online sync.
+``event_timestamp`` (UTC), the features, ``_created_at`` (views with a created column),
+``_ingested_at``, and the partition column ``event_date``. Change Data Feed is on, for the online sync.
 
 Every write is one Delta commit carrying user metadata (run id, definition version, inputs).
 Concurrent writers are detected by Delta's optimistic concurrency: a range replace is retried
@@ -27,7 +27,7 @@ from pyspark.sql import types as T
 
 from sparkfs.delta_log import latest_version
 from sparkfs.errors import WriteConflictError
-from sparkfs.offline.conform import EVENT_DATE, EVENT_TIMESTAMP, INGESTED_AT
+from sparkfs.offline.conform import CREATED_AT, EVENT_DATE, EVENT_TIMESTAMP, INGESTED_AT
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -144,16 +144,31 @@ class OfflineTable:
         return self.version(spark)
 
     def upsert(
-        self, spark: SparkSession, df: DataFrame, keys: list[str], *, ingested_at: Any, metadata: dict[str, Any]
+        self, spark: SparkSession, df: DataFrame, keys: list[str], *, ingested_at: Any, metadata: dict[str, Any],
+        created: str | None = None,
     ) -> int:
-        """MERGE on (keys, event_timestamp): new rows inserted, changed rows updated."""
+        """MERGE on (keys, event_timestamp): new rows inserted, changed rows updated.
+
+        ``created="latest"`` (the batch has :data:`CREATED_AT`): a stored row is replaced only
+        by a row recorded later, or recorded at the same time with other values, so a re-sent
+        older row never replaces the correction stored after it (a null created time is
+        oldest). ``created="every"`` (knowing time): the created time is part of the merge
+        key, so each record is kept and a re-sent one matches itself.
+        """
         from delta.tables import DeltaTable
 
         rows = self._stamp(df, ingested_at).select(*self.full_schema(df.schema).names)
-        features = [c for c in df.columns if c not in (*keys, EVENT_TIMESTAMP)]
-        on = " AND ".join(f"t.`{c}` = s.`{c}`" for c in [*keys, EVENT_TIMESTAMP])
+        identity = [*keys, EVENT_TIMESTAMP]
+        features = [c for c in df.columns if c not in identity and (created != "every" or c != CREATED_AT)]
+        on = " AND ".join(f"t.`{c}` = s.`{c}`" for c in identity)
         on += " AND t.event_date = s.event_date"
+        if created == "every":
+            on += f" AND t.`{CREATED_AT}` <=> s.`{CREATED_AT}`"
         changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in features) or "false"
+        if created == "latest":
+            s_c, t_c = f"s.`{CREATED_AT}`", f"t.`{CREATED_AT}`"
+            newer = f"({s_c} > {t_c} OR ({t_c} IS NULL AND {s_c} IS NOT NULL))"
+            changed = f"{newer} OR ({s_c} <=> {t_c} AND ({changed}))"
 
         def write() -> None:
             with _commit_metadata(spark, metadata):

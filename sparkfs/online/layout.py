@@ -19,8 +19,15 @@ Value (little-endian, packed): the entity's change points, ascending event time:
 
     u8 format | i64 last_event_time_us | i64 last_ingested_at_us
     then per point: u32 body length | i64 event_time_us | i64 ingested_at_us
+        | [format 3, 4: i64 created_us, INT64_MIN for none]
         | null bitmap (ceil(n/8) bytes) | fixed-width features in declared order (null -> zeros)
         | variable-width features in declared order (varint length + bytes; null -> nothing)
+
+The format says how to read the points: 2, no record time; 3, each point carries its row's
+created time (a view with a ``created_timestamp_column``: ties on event time go to the latest
+created; points ascend by (event time, created)); 4, the same, and a point is visible only from
+``max(event_time + delay, created)`` (``availability: created``). The reader takes the format
+from the value, so it needs no flag of the view.
 
 The first point is the row current at the sync; the others are rows the offline table holds
 for later times (where an aggregation's events leave their windows). A lookup at ``t`` takes
@@ -42,8 +49,11 @@ from sparkfs.online.view import FIXED_TYPES, OnlineView
 __all__ = [
     "HEADER",
     "LAYOUT_VERSION",
+    "NO_CREATED",
     "POINT_LEN",
     "VALUE_FORMAT",
+    "VALUE_FORMAT_CREATED",
+    "VALUE_FORMAT_KNOWN",
     "EntityKeyCodec",
     "ValueCodec",
     "control_key",
@@ -58,8 +68,15 @@ __all__ = [
 #: Version of the key layout; part of every key, bump it on any incompatible change.
 #: 2: a value holds the entity's change points, not one row.
 LAYOUT_VERSION = 2
-#: First byte of every value: the value encoding version.
+#: First byte of every value: the value encoding version (points without a record time).
 VALUE_FORMAT = 2
+#: Format of a value whose points carry their row's created time (ties on event time).
+VALUE_FORMAT_CREATED = 3
+#: Format of a knowing-time value: points carry created and are visible from it on.
+VALUE_FORMAT_KNOWN = 4
+_FORMATS = (VALUE_FORMAT, VALUE_FORMAT_CREATED, VALUE_FORMAT_KNOWN)
+#: The created time of a point whose row has none (sorts before every real one).
+NO_CREATED = -(2**63)
 #: format, event_time_us and ingested_at_us of the last point (read by the write script).
 HEADER = struct.Struct("<Bqq")
 #: length of a point's body, before each point.
@@ -189,12 +206,20 @@ class EntityKeyCodec:
         return tuple(out)
 
 
+def value_format(view: OnlineView) -> int:
+    """The format the writer uses for ``view`` (see the module doc)."""
+    if view.availability == "created":
+        return VALUE_FORMAT_KNOWN
+    return VALUE_FORMAT_CREATED if view.created else VALUE_FORMAT
+
+
 class ValueCodec:
     """Encodes one entity's change points (event time, ingestion time, features) to one string.
 
     A value holds the entity's row that is current at the sync and every later row the offline
     table already has (an aggregation view's rows where events leave their windows), in
     ascending event time. The reader picks the newest point available at the lookup time.
+    Encoding uses the view's format; decoding reads the format of the value.
     """
 
     def __init__(self, view: OnlineView) -> None:
@@ -205,12 +230,19 @@ class ValueCodec:
         self.var_idx = tuple(i for i, f in enumerate(feats) if f.dtype not in FIXED_TYPES)
         self._var_is_str = tuple(feats[i].dtype == "string" for i in self.var_idx)
         codes = "".join(FIXED_TYPES[feats[i].dtype] for i in self.fixed_idx)
-        #: the fixed part of a point's body: event time, ingestion time, bitmap, fixed features
-        self.fixed = struct.Struct(f"<qq{self.n_bitmap}s{codes}")
+        self.format = value_format(view)
+        #: the fixed part of a point's body: event time, ingestion time, [created,] bitmap,
+        #: fixed features; per format
+        self._fixed = {VALUE_FORMAT: struct.Struct(f"<qq{self.n_bitmap}s{codes}")}
+        self._fixed[VALUE_FORMAT_CREATED] = self._fixed[VALUE_FORMAT_KNOWN] = struct.Struct(
+            f"<qqq{self.n_bitmap}s{codes}")
+        self.fixed = self._fixed[self.format]
         self._zeros = tuple(False if feats[i].dtype == "bool" else 0 for i in self.fixed_idx)
 
-    def encode_point(self, event_us: int, ingested_us: int, values: Sequence[Any]) -> bytes:
-        """One length-prefixed point; ``values`` in declared feature order, ``None`` for null."""
+    def encode_point(self, event_us: int, ingested_us: int, values: Sequence[Any],
+                     created_us: int | None = None) -> bytes:
+        """One length-prefixed point; ``values`` in declared feature order, ``None`` for null;
+        ``created_us`` is written by the formats that carry it (``None``: no created time)."""
         bitmap = 0
         fixed = []
         for slot, i in enumerate(self.fixed_idx):
@@ -228,30 +260,34 @@ class ValueCodec:
             raw = value.encode("utf-8") if is_str else bytes(value)
             tail.append(_varint(len(raw)))
             tail.append(raw)
-        body = self.fixed.pack(event_us, ingested_us, bitmap.to_bytes(self.n_bitmap, "little"),
-                               *fixed)
+        times: tuple[int, ...] = (event_us, ingested_us)
+        if self.format != VALUE_FORMAT:
+            times += (NO_CREATED if created_us is None else created_us,)
+        body = self.fixed.pack(*times, bitmap.to_bytes(self.n_bitmap, "little"), *fixed)
         if tail:
             body += b"".join(tail)
         return POINT_LEN.pack(len(body)) + body
 
-    def encode(self, event_us: int, ingested_us: int, values: Sequence[Any]) -> bytes:
+    def encode(self, event_us: int, ingested_us: int, values: Sequence[Any],
+               created_us: int | None = None) -> bytes:
         """A value of one point (an entity with no later change known)."""
-        return (HEADER.pack(VALUE_FORMAT, event_us, ingested_us)
-                + self.encode_point(event_us, ingested_us, values))
+        return (HEADER.pack(self.format, event_us, ingested_us)
+                + self.encode_point(event_us, ingested_us, values, created_us))
 
-    def encode_points(self, points: Sequence[tuple[int, int, Sequence[Any]]]) -> bytes:
-        """A value of several ``(event_us, ingested_us, values)`` points, ascending event time."""
+    def encode_points(self, points: Sequence[tuple[Any, ...]]) -> bytes:
+        """A value of several ``(event_us, ingested_us, values[, created_us])`` points,
+        ascending (event time, created)."""
         if not points:
             raise ValueError("a value needs at least one point")
-        last_ev, last_ing, _ = points[-1]
-        return HEADER.pack(VALUE_FORMAT, last_ev, last_ing) + b"".join(
-            self.encode_point(ev, ing, vals) for ev, ing, vals in points)
+        last_ev, last_ing = points[-1][0], points[-1][1]
+        return HEADER.pack(self.format, last_ev, last_ing) + b"".join(
+            self.encode_point(*p) for p in points)
 
     def _check(self, raw: bytes) -> None:
-        if not raw or raw[0] != VALUE_FORMAT:
+        if not raw or raw[0] not in _FORMATS:
             raise OnlineStoreError(
-                f"value of view {self.view.name!r} has encoding {raw[:1]!r}, expected "
-                f"{VALUE_FORMAT}; resync the view with a sparkfs of the same layout version"
+                f"value of view {self.view.name!r} has encoding {raw[:1]!r}, expected one of "
+                f"{_FORMATS}; resync the view with a sparkfs of the same layout version"
             )
 
     def spans(self, raw: bytes) -> list[tuple[int, int]]:
@@ -271,13 +307,17 @@ class ValueCodec:
 
     def decode_body(self, raw: bytes, start: int) -> tuple[int, int, list[Any]]:
         """``(event_us, ingested_us, values)`` of the point whose body starts at ``start``."""
-        event_us, ingested_us, bitmap_raw, *fixed = self.fixed.unpack_from(raw, start)
+        fixed_struct = self._fixed[raw[0]]
+        event_us, ingested_us, *rest = fixed_struct.unpack_from(raw, start)
+        if raw[0] != VALUE_FORMAT:
+            rest = rest[1:]
+        bitmap_raw, *fixed = rest
         bitmap = int.from_bytes(bitmap_raw, "little")
         values: list[Any] = [None] * len(self.view.features)
         for slot, i in enumerate(self.fixed_idx):
             if not bitmap >> i & 1:
                 values[i] = fixed[slot]
-        pos = start + self.fixed.size
+        pos = start + fixed_struct.size
         for i, is_str in zip(self.var_idx, self._var_is_str, strict=True):
             if bitmap >> i & 1:
                 continue
@@ -291,6 +331,15 @@ class ValueCodec:
         """Every point of a value, ascending event time."""
         return [self.decode_body(raw, start) for start, _ in self.spans(raw)]
 
+    @staticmethod
+    def created_at(raw: bytes, start: int) -> int | None:
+        """The created time (µs) of the point whose body starts at ``start``; ``None`` when
+        the value's format carries none or the row had none."""
+        if raw[0] == VALUE_FORMAT:
+            return None
+        (created,) = _INT64.unpack_from(raw, start + 16)
+        return None if created == NO_CREATED else int(created)
+
     def decode(self, raw: bytes) -> tuple[int, int, list[Any]]:
         """The last point (greatest event time) of a value.
 
@@ -299,15 +348,27 @@ class ValueCodec:
         """
         return self.decode_body(raw, self.spans(raw)[-1][0])
 
-    def at(self, raw: bytes, available_us: int) -> tuple[int, int, list[Any]] | None:
+    def at(self, raw: bytes, available_us: int,
+           now_us: int | None = None) -> tuple[int, int, list[Any]] | None:
         """The point a lookup sees: the newest one with ``event_us <= available_us``.
 
-        ``available_us`` is the lookup time minus the view's availability delay. ``None`` when
-        every stored point lies after it (the lookup is older than the sync).
+        ``available_us`` is the lookup time minus the view's availability delay, ``now_us``
+        the lookup time (default ``available_us`` plus the delay): a knowing-time value
+        (format 4) shows a point only once ``created_us <= now_us`` too, so the newest
+        visible point is the greatest (event time, created) of those known by then. ``None``
+        when no stored point is visible yet (the lookup is older than the sync).
         """
         spans = self.spans(raw)
+        known = raw[0] == VALUE_FORMAT_KNOWN
+        if now_us is None:
+            now_us = available_us + self.view.delay_us
         for start, _ in reversed(spans):
             (event_us,) = _INT64.unpack_from(raw, start)
-            if event_us <= available_us:
-                return self.decode_body(raw, start)
+            if event_us > available_us:
+                continue
+            if known:
+                (created_us,) = _INT64.unpack_from(raw, start + 16)
+                if created_us == NO_CREATED or created_us > now_us:
+                    continue
+            return self.decode_body(raw, start)
         return None

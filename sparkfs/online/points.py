@@ -4,13 +4,14 @@ Pure ``DataFrame -> DataFrame`` functions; the sync chooses the input and writes
 
 The online store must answer at any lookup time ``t`` after a sync what a point-in-time join
 answers for ``(entity, t)``: the row with the greatest event time ``E`` such that
-``E + availability_delay <= t`` (ties: latest ``_ingested_at``). The greatest stored event time
+``E + availability_delay <= t`` (ties: latest ``_created_at`` for a view with one, then latest
+``_ingested_at``; with knowing time also ``_created_at <= t``). The greatest stored event time
 is *not* that row: an aggregation view's table holds rows in the future of the sync, where
 events leave their windows (a ``txn_count_1h`` drops to 0 an hour after the last event). So an
 entity's value holds its **change points**: the row current at the sync ``now`` (the greatest
-``(E, _ingested_at, features...)`` tuple available at ``now``, nulls lowest) and every row
-that becomes available later, ascending. Points already outside the ttl at ``now`` can never be
-served and are dropped. The reader then picks the newest point available at ``t``, without
+``(E, [_created_at,] _ingested_at, features...)`` tuple available at ``now``, nulls lowest)
+and every row that becomes available later and ranks above it, ascending. Points already
+outside the ttl at ``now`` can never be served and are dropped. The reader then picks the newest point available at ``t``, without
 another sync. How many points there are is bounded by the table: for an aggregation view, by
 the longest window over the grain; a plain view normally has none in the future.
 """
@@ -31,33 +32,53 @@ __all__ = ["OP_DEFERRED", "changed_points", "points_for_deleted", "points_per_en
 #: ``_op`` of an entity whose change feed holds a delete: handled by :func:`points_for_deleted`.
 OP_DEFERRED = 3
 _UPSERTS = ("insert", "update_postimage")
-_E, _ING = "event_timestamp", "_ingested_at"
+_E, _CR, _ING = "event_timestamp", "_created_at", "_ingested_at"
 #: The per-entity array of a change feed's points, before it is flattened.
 POINTS_COLUMN = "_points"
 
 
 def _names(view: OnlineView) -> list[str]:
-    return [_E, _ING, *view.feature_names]
+    """A point's fields, in the order that ranks rows: event time, [created,] ingestion."""
+    return [_E, *([_CR] if view.created else []), _ING, *view.feature_names]
 
 
 def _keys_ok(view: OnlineView) -> Column:
     cond = F.lit(True)
     for key in view.key_names:
         cond = cond & F.col(key).isNotNull()
+    if view.availability == "created":
+        cond = cond & F.col(_CR).isNotNull()  # a row never recorded is never known
+    return cond
+
+
+def _available(row: Column | None, view: OnlineView, now: datetime) -> Column:
+    """Whether a row (a point struct, or the current row when ``None``) is visible at ``now``:
+    ``E + delay <= now``, and for knowing time ``created <= now``."""
+    def field(name: str) -> Column:
+        return F.col(name) if row is None else row[name]
+
+    now_us = F.lit(datetime_to_us(now))
+    cond = F.unix_micros(field(_E)) + F.lit(view.delay_us) <= now_us
+    if view.availability == "created":
+        cond = cond & (F.unix_micros(field(_CR)) <= now_us)
     return cond
 
 
 def _cut(points: Column, view: OnlineView, now: datetime) -> Column:
     """From an entity's points (ascending), the current one at ``now`` and every later one,
-    without those outside the ttl at ``now``."""
-    now_us, delay_us = datetime_to_us(now), view.delay_us
+    without those outside the ttl at ``now``. With knowing time a point recorded after
+    ``now`` may rank below the current one: it can never be served and is dropped too."""
+    now_us = datetime_to_us(now)
 
     def available(p: Column) -> Column:
-        return F.unix_micros(p[_E]) + F.lit(delay_us) <= F.lit(now_us)
+        return _available(p, view, now)
 
     past = F.filter(points, available)
     current = F.when(F.size(past) > 0, F.element_at(past, -1))
-    later = F.filter(points, lambda p: ~available(p))
+    if view.availability == "created":
+        later = F.filter(points, lambda p: ~available(p) & (current.isNull() | (p > current)))
+    else:
+        later = F.filter(points, lambda p: ~available(p))
     kept = F.when(current.isNull(), later).otherwise(F.concat(F.array(current), later))
     if view.ttl is None:
         return kept
@@ -79,8 +100,8 @@ def points_per_entity(df: DataFrame, view: OnlineView, now: datetime) -> DataFra
     change points.
     """
     names = _names(view)
-    now_us, delay_us = datetime_to_us(now), view.delay_us
-    available = F.unix_micros(F.col(_E)) + F.lit(delay_us) <= F.lit(now_us)
+    now_us = datetime_to_us(now)
+    available = _available(None, view, now)
     order = [F.when(available, F.col(n)).desc_nulls_last() for n in names]
     order.insert(0, available.cast("int").asc())
     rank = F.dense_rank().over(Window.partitionBy(*view.key_names).orderBy(*order))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -19,7 +20,13 @@ import pyarrow.compute as pc
 
 from sparkfs.config import RedisConfig
 from sparkfs.online.frames import fresh_set_frames
-from sparkfs.online.layout import POINT_LEN, VALUE_FORMAT, EntityKeyCodec, ValueCodec
+from sparkfs.online.layout import (
+    NO_CREATED,
+    POINT_LEN,
+    EntityKeyCodec,
+    ValueCodec,
+    value_format,
+)
 from sparkfs.online.topology import OnlineTarget
 from sparkfs.online.view import FIXED_TYPES, OnlineView
 from sparkfs.online.writer import BulkWriter, WriteCounts, WriteMode
@@ -48,9 +55,9 @@ class WriteTask:
         return write_batches(batches, self)
 
 
-def _micros(column: pa.Array) -> np.ndarray:
+def _micros(column: pa.Array, null: int = 0) -> np.ndarray:
     ints = pc.cast(column, pa.int64())
-    return np.asarray(pc.fill_null(ints, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.asarray(pc.fill_null(ints, null).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _keys(batch: pa.RecordBatch, view: OnlineView, prefix: bytes) -> list[bytes]:
@@ -70,12 +77,15 @@ def _keys(batch: pa.RecordBatch, view: OnlineView, prefix: bytes) -> list[bytes]
 @dataclass(frozen=True)
 class _Points:
     """The change points of one batch's entities, flattened: entity ``i`` owns points
-    ``starts[i]:starts[i + 1]`` (ascending event time, one per event time)."""
+    ``starts[i]:starts[i + 1]`` (ascending event time, one per event time; with knowing time
+    one per (event time, created)). ``cr`` is each point's created time (µs,
+    :data:`NO_CREATED` for none), ``None`` for a view without one."""
 
     table: pa.RecordBatch
     starts: np.ndarray
     ev: np.ndarray
     ing: np.ndarray
+    cr: np.ndarray | None
 
     @property
     def counts(self) -> np.ndarray:
@@ -111,10 +121,12 @@ def _group(rows: pa.RecordBatch, task: WriteTask) -> tuple[pa.RecordBatch, _Poin
 
     ``rows`` hold each entity's candidate rows contiguously, in any order within the entity (a
     row with a null event time stands for an entity without rows). Per entity this keeps the
-    row current at ``now`` (the last available one by ``(event time, ingested)``; of exact ties
+    row current at ``now`` (the last available one by ``(event time, [created,] ingested)``; with
+    knowing time available also means ``created <= now``; of exact ties
     the first in ``rows``, which come ordered by their feature tuple, greatest first) and every
     later row, drops rows outside the ttl at ``now`` and keeps one row per event time (the
-    latest ingested): the rule of ``points.py``. Applied again to its own output it changes
+    latest created and ingested; knowing time: per (event time, created)): the rule of
+    ``points.py``. Applied again to its own output it changes
     nothing, so pre-cut rows (a change feed's) pass through unchanged.
     """
     view = task.view
@@ -125,42 +137,52 @@ def _group(rows: pa.RecordBatch, task: WriteTask) -> tuple[pa.RecordBatch, _Poin
     ev_col = rows.column("event_timestamp")
     present = np.asarray(ev_col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     ev, ing = _micros(ev_col), _micros(rows.column("_ingested_at"))
-    order = np.lexsort((-np.arange(n), ing, ev, owner))
-    owner, ev, ing, present = owner[order], ev[order], ing[order], present[order]
-    available = ev + view.delay_us <= task.now_us
-    last_of_owner = np.ones(n, dtype=bool)
-    if n > 1:
-        last_of_owner[:-1] = owner[:-1] != owner[1:]
-    # the current row: an available row whose successor in its entity is not available
-    nxt_avail = np.zeros(n, dtype=bool)
-    if n > 1:
-        nxt_avail[:-1] = available[1:] & ~last_of_owner[:-1]
-    keep = present & (~available | ~nxt_avail)
+    cr = _micros(rows.column("_created_at"), NO_CREATED) if view.created else np.zeros(n, np.int64)
+    order = np.lexsort((-np.arange(n), ing, cr, ev, owner))
+    owner, ev, ing, cr, present = owner[order], ev[order], ing[order], cr[order], present[order]
+    available = present & (ev + view.delay_us <= task.now_us)
+    if view.availability == "created":
+        available &= (cr != NO_CREATED) & (cr <= task.now_us)
+    # the current row: the last available one of its entity (by (E, created, ingested)); then
+    # every later row that is not available yet (with knowing time, one ranking below the
+    # current row may be unavailable too: it can never be served)
+    position = np.arange(n)
+    current = np.full(len(starts), -1, dtype=np.int64)
+    if n:
+        np.maximum.at(current, owner[available], position[available])
+    mine = current[owner] if n else np.zeros(0, np.int64)
+    keep = present & ((position == mine) | (~available & (position > mine)))
     if view.ttl is not None:
         keep &= ev > task.now_us - view.ttl_ms * 1000
     idx = order[keep]
-    owner, ev, ing = owner[keep], ev[keep], ing[keep]
-    if len(ev) > 1:  # one row per event time: the last (latest ingested)
+    owner, ev, ing, cr = owner[keep], ev[keep], ing[keep], cr[keep]
+    if len(ev) > 1:  # one row per event time (knowing time: per (E, created)): the last
+        same = (owner[:-1] == owner[1:]) & (ev[:-1] == ev[1:])
+        if view.availability == "created":
+            same &= cr[:-1] == cr[1:]
         single = np.ones(len(ev), dtype=bool)
-        single[:-1] = ~((owner[:-1] == owner[1:]) & (ev[:-1] == ev[1:]))
-        idx, owner, ev, ing = idx[single], owner[single], ev[single], ing[single]
+        single[:-1] = ~same
+        idx, owner, ev, ing, cr = idx[single], owner[single], ev[single], ing[single], cr[single]
     table = rows.take(pa.array(idx, pa.int64()))
     counts = np.bincount(owner, minlength=len(starts))
     point_starts = np.zeros(len(starts) + 1, dtype=np.int64)
     np.cumsum(counts, out=point_starts[1:])
-    return entities, _Points(table, point_starts, ev, ing)
+    return entities, _Points(table, point_starts, ev, ing, cr if view.created else None)
 
 
 def _slice_points(points: _Points, lo: int, hi: int) -> _Points:
     """The points of entities ``lo:hi``."""
     a, b = int(points.starts[lo]), int(points.starts[hi])
     return _Points(points.table.slice(a, b - a), points.starts[lo : hi + 1] - a,
-                   points.ev[a:b], points.ing[a:b])
+                   points.ev[a:b], points.ing[a:b], None if points.cr is None else points.cr[a:b])
 
 
 def _point_dtype(view: OnlineView) -> np.dtype:
     codec = ValueCodec(view)
-    fields = [("len", "<u4"), ("ev", "<i8"), ("ing", "<i8"), ("bm", "u1", (codec.n_bitmap,))]
+    fields: list[tuple[Any, ...]] = [("len", "<u4"), ("ev", "<i8"), ("ing", "<i8")]
+    if view.created:
+        fields.append(("cr", "<i8"))
+    fields.append(("bm", "u1", (codec.n_bitmap,)))
     fields += [(f"f{i}", _NP_CODES[FIXED_TYPES[f.dtype]]) for i, f in enumerate(view.features)]
     return np.dtype(fields)
 
@@ -170,6 +192,8 @@ def _fixed_points(points: _Points, view: OnlineView) -> np.ndarray:
     dtype = _point_dtype(view)
     arr = np.zeros(len(points.ev), dtype=dtype)
     arr["len"], arr["ev"], arr["ing"] = dtype.itemsize - POINT_LEN.size, points.ev, points.ing
+    if points.cr is not None:
+        arr["cr"] = points.cr
     for i, feat in enumerate(view.features):
         column = points.table.column(feat.name)
         if column.null_count:
@@ -180,10 +204,10 @@ def _fixed_points(points: _Points, view: OnlineView) -> np.ndarray:
     return arr
 
 
-def _headers(points: _Points) -> list[bytes]:
+def _headers(points: _Points, view: OnlineView) -> list[bytes]:
     last = points.last
     head = np.zeros(len(last), dtype=[("fmt", "u1"), ("ev", "<i8"), ("ing", "<i8")])
-    head["fmt"] = VALUE_FORMAT
+    head["fmt"] = value_format(view)
     has = last >= 0
     head["ev"][has], head["ing"][has] = points.ev[last[has]], points.ing[last[has]]
     buf, width = head.tobytes(), head.dtype.itemsize
@@ -201,8 +225,10 @@ def _point_bytes(points: _Points, view: OnlineView) -> tuple[bytes, list[int]]:
     codec = ValueCodec(view)
     columns = [points.table.column(f.name).to_pylist() for f in view.features]
     rows = zip(*columns, strict=True) if columns else ([] for _ in range(len(points.ev)))
-    parts = [codec.encode_point(int(e), int(i), row)
-             for e, i, row in zip(points.ev.tolist(), points.ing.tolist(), rows, strict=True)]
+    created = points.cr.tolist() if points.cr is not None else [None] * len(points.ev)
+    parts = [codec.encode_point(int(e), int(i), row, c)
+             for e, i, row, c in zip(points.ev.tolist(), points.ing.tolist(), rows, created,
+                                     strict=True)]
     offsets = [0, *itertools.accumulate(len(p) for p in parts)]
     return b"".join(parts), offsets
 
@@ -213,7 +239,7 @@ def encode_batch(batch: pa.RecordBatch, view: OnlineView, prefix: bytes,
     (µs) of one batch of entities (one row each) and their points, in the layout of
     ``layout.py``."""
     keys = _keys(batch, view, prefix)
-    heads = _headers(points)
+    heads = _headers(points, view)
     buf, offsets = _point_bytes(points, view)
     starts = points.starts.tolist()
     values: list[bytes | None] = [
@@ -246,7 +272,7 @@ def _framed_fresh(writer: BulkWriter, task: WriteTask, batch: pa.RecordBatch,
     dtype = np.dtype([("fmt", "u1"), ("lev", "<i8"), ("ling", "<i8"),
                       ("pt", f"V{point_arr.dtype.itemsize}")])
     values = np.zeros(len(ev), dtype=dtype)
-    values["fmt"], values["lev"], values["ling"] = VALUE_FORMAT, ev, points.ing
+    values["fmt"], values["lev"], values["ling"] = value_format(view), ev, points.ing
     values["pt"] = point_arr.view(f"V{point_arr.dtype.itemsize}")
     ids = np.asarray(batch.column(view.keys[0].name).to_numpy(zero_copy_only=False))
     payload = fresh_set_frames(task.prefix, ids[live], values[live], expire[live])

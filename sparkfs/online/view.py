@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 from sparkfs.errors import DefinitionError
 
@@ -72,6 +73,10 @@ class OnlineView:
         ttl: how old a value may be and still be served; ``None`` for no limit.
         availability_delay: how long after its event time a row may be served, as the
             point-in-time join places it (``E + delay <= t``), so online equals offline.
+        created: the table has ``_created_at`` (when a row was recorded or corrected): of
+            rows with one event time the latest created wins, online as offline.
+        availability: ``"created"`` (knowing time, needs ``created``): a row is served only
+            from ``max(E + delay, created)``, as the point-in-time join places it.
     """
 
     name: str
@@ -80,6 +85,8 @@ class OnlineView:
     features: tuple[Field, ...]
     ttl: timedelta | None = None
     availability_delay: timedelta = timedelta(0)
+    created: bool = False
+    availability: Literal["event", "created"] = "event"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "keys", tuple(self.keys))
@@ -112,6 +119,10 @@ class OnlineView:
             problems.append("ttl must be positive, or None for no limit")
         if self.availability_delay < timedelta(0):
             problems.append("availability_delay must not be negative")
+        if self.availability not in ("event", "created"):
+            problems.append(f"availability must be 'event' or 'created', got {self.availability!r}")
+        elif self.availability == "created" and not self.created:
+            problems.append("availability 'created' needs created=True (rows with a created time)")
         return problems
 
     @property

@@ -24,7 +24,7 @@ from pyspark.sql import functions as F
 
 from sparkfs.definitions import FeatureView, MaxChange, Unique
 from sparkfs.errors import ValidationError
-from sparkfs.offline.conform import EVENT_TIMESTAMP, SOURCE_ROWS
+from sparkfs.offline.conform import CREATED_AT, EVENT_TIMESTAMP, SOURCE_ROWS
 from sparkfs.quality.report import QualityReport, RuleResult
 from sparkfs.quality.rules import (
     MAX_TS,
@@ -50,10 +50,12 @@ SAMPLE_ROWS = 3
 def compile_rules(view: FeatureView, keys: Sequence[str], batch: DataFrame) -> list[Rule]:
     """Compile the view's expectations against ``batch``, naming any column it lacks."""
     rename = {view.timestamp_column: EVENT_TIMESTAMP}
+    if view.created_timestamp_column is not None:
+        rename[view.created_timestamp_column] = CREATED_AT
     rules = [compile_rule(exp, [*keys, EVENT_TIMESTAMP], rename) for exp in view.expectations]
     available = set(batch.columns)
     if SOURCE_ROWS in available:  # a plain view's batch: already grouped by keys and event time
-        grouped_by = {*keys, EVENT_TIMESTAMP}
+        grouped_by = {*keys, EVENT_TIMESTAMP, *([CREATED_AT] if view.availability == "created" else [])}
         rules = [unique_from_source_rows(r.label, r.expectation, r.group_columns, SOURCE_ROWS)
                  if isinstance(r.expectation, Unique) and set(r.group_columns) == grouped_by else r
                  for r in rules]

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-__all__ = ["EVENT_TIMESTAMP", "INGESTED_AT", "FeatureSource"]
+__all__ = ["CREATED_AT", "EVENT_TIMESTAMP", "INGESTED_AT", "FeatureSource"]
 
 #: Column of every offline table holding the event time (UTC) of a feature row.
 EVENT_TIMESTAMP = "event_timestamp"
 #: Column of every offline table holding when the row was written; breaks ties on event time.
 INGESTED_AT = "_ingested_at"
+#: Column of a table whose view declares a ``created_timestamp_column``: when the row was
+#: recorded or corrected. Breaks ties on event time before ``_ingested_at``.
+CREATED_AT = "_created_at"
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,11 @@ class FeatureSource:
             (``E + delay <= T``); models the lag of the online store so training matches serving.
         timestamp_output: If set, also output the matched row's ``event_timestamp`` under this
             name (null when nothing matched).
+        created: ``df`` has ``_created_at``: among rows with equal event time the latest
+            created wins (a null one counts as oldest), then the latest ``_ingested_at``.
+        availability: ``"created"`` (knowing time, needs ``created``) also requires
+            ``_created_at <= T``: a row is usable from ``max(E + delay, created)``, so the
+            join sees what was known at T; a row without a created time is never usable.
     """
 
     name: str
@@ -47,6 +55,8 @@ class FeatureSource:
     ttl: timedelta | None
     availability_delay: timedelta = timedelta(0)
     timestamp_output: str | None = None
+    created: bool = False
+    availability: Literal["event", "created"] = "event"
 
     @property
     def outputs(self) -> tuple[str, ...]:

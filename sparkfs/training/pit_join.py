@@ -2,15 +2,19 @@
 
 For a spine row (keys K, time T) and a source with ttl and availability delay D, the value
 comes from the row with keys K and the greatest event time E such that ``E + D <= T`` and
-(no ttl, or ``E > T - ttl``); ties on E go to the latest ``_ingested_at``; no such row gives
-nulls. See docs/point-in-time.md.
+(no ttl, or ``E > T - ttl``); ties on E go to the latest ``_created_at`` (sources with a
+created time), then the latest ``_ingested_at``; no such row gives nulls. A source with
+``availability="created"`` (knowing time) also needs ``_created_at <= T``. See
+docs/point-in-time.md.
 
 Why a sort and not a join: a range join (``spine.key = f.key AND f.E <= spine.T``) emits
 every spine row times the key's whole feature history before keeping one row. Here spine
 rows and feature rows are unioned, each feature row placed at its availability time E + D,
-and sorted per key by (time, feature before spine at equal time, _ingested_at). The last
-feature struct seen before a spine row, carried forward with ``last(..., ignorenulls)`` over a
-running window, is exactly the wanted row; the ttl is then checked on its carried E. Cost is
+and sorted per key by (time, feature before spine at equal time, _created_at, _ingested_at). The
+last feature struct seen before a spine row, carried forward with ``last(..., ignorenulls)`` over
+a running window, is exactly the wanted row; the ttl is then checked on its carried E. A
+knowing-time source places each row at ``max(E + D, created)``, which no longer orders rows by
+E: there the running ``max`` of ``(E, created, ingested, ...)`` is carried instead. Cost is
 one shuffle and one sort of (spine + features) per key set, whatever the history length.
 That sort is preceded by a radix sort on a single long (see ``_presort_key``) that leaves the
 rows nearly in order, because Spark's sort is slow on many rows sharing a key.
@@ -27,11 +31,11 @@ from collections.abc import Sequence
 from datetime import timedelta
 from functools import reduce
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window, WindowSpec
 from pyspark.sql import functions as F
 from pyspark.sql.types import AtomicType, DataType, DateType
 
-from sparkfs.training.feature_source import EVENT_TIMESTAMP, INGESTED_AT, FeatureSource
+from sparkfs.training.feature_source import CREATED_AT, EVENT_TIMESTAMP, INGESTED_AT, FeatureSource
 from sparkfs.training.key_groups import KeyGroup, group_by_keys, join_key_types
 from sparkfs.training.spine_validation import validate_spine
 
@@ -43,9 +47,10 @@ _NULL_KEY_BUCKETS = 64
 
 # Internal column names: top-level only; the spine's columns are nested in _SPINE, so these
 # can never collide with them.
-_T, _KIND, _ING, _BUCKET, _SPINE, _KEY_HASH = (
+_T, _KIND, _CR, _ING, _BUCKET, _SPINE, _KEY_HASH = (
     "__sfs_t",
     "__sfs_kind",
+    "__sfs_cr",
     "__sfs_ing",
     "__sfs_bucket",
     "__sfs_spine",
@@ -104,27 +109,48 @@ def _spine_rows(
 def _feature_rows(
     source: FeatureSource, index: int, group: KeyGroup, types: dict[str, DataType]
 ) -> DataFrame:
-    """A source's rows of the union, placed at their availability time E + D."""
+    """A source's rows of the union, placed at their availability time: E + D, or for a
+    knowing-time source ``max(E + D, created)`` (rows without a created time never are)."""
     df = source.df
     e_micros = _micros(_quoted(EVENT_TIMESTAMP), df.schema[EVENT_TIMESTAMP].dataType)
+    created = F.unix_micros(_quoted(CREATED_AT)) if source.created else F.lit(None).cast("long")
+    ingested = F.unix_micros(_quoted(INGESTED_AT))
     keys = [_quoted(k).cast(types[k]) for k in group.keys]
     usable = reduce(lambda a, b: a & b, [k.isNotNull() for k in keys], e_micros.isNotNull())
+    available = e_micros + F.lit(_td_micros(source.availability_delay))
     # the event timestamp itself travels only when it is an output: every byte of a feature
     # row is shuffled and sorted
     stamp = [] if source.timestamp_output is None else [_quoted(EVENT_TIMESTAMP).alias("ts")]
+    order: list[Column] = []
+    if source.availability == "created":
+        usable = usable & created.isNotNull()
+        available = F.greatest(available, created)
+        # the running max of the payload is the wanted row: its leading fields are the ranking
+        order = [created.alias("c"), ingested.alias("i")]
     payload = F.struct(
         e_micros.alias("e"),
+        *order,
         *stamp,
         *[_quoted(f).alias(f"v{j}") for j, f in enumerate(source.features)],
     )
     return df.where(usable).select(
         *[k.alias(_key_col(i)) for i, k in enumerate(keys)],
         F.lit(0).alias(_BUCKET),
-        (e_micros + F.lit(_td_micros(source.availability_delay))).alias(_T),
+        available.alias(_T),
         F.lit(_FEATURE_ROW).alias(_KIND),
-        F.unix_micros(_quoted(INGESTED_AT)).alias(_ING),
+        # only groups with a created time sort by it (the union fills in nulls elsewhere)
+        *([created.alias(_CR)] if source.created else []),
+        ingested.alias(_ING),
         payload.alias(_src_col(index)),
     )
+
+
+def _carried(source: FeatureSource, index: int, window: WindowSpec) -> Column:
+    """The newest row of the source available at each row of the window."""
+    column = F.col(_src_col(index))
+    if source.availability == "created":
+        return F.max(column).over(window)
+    return F.last(column, ignorenulls=True).over(window)
 
 
 def _source_outputs(source: FeatureSource, index: int) -> list[Column]:
@@ -184,17 +210,16 @@ def _join_group(spine: DataFrame, group: KeyGroup, ts: str) -> DataFrame:
     )
     window = (
         Window.partitionBy(_KEY_HASH, *keys, _BUCKET)
-        .orderBy(F.col(_T).asc_nulls_first(), F.col(_KIND), F.col(_ING).asc_nulls_first())
+        .orderBy(F.col(_T).asc_nulls_first(), F.col(_KIND),
+                 *([F.col(_CR).asc_nulls_first()] if _CR in union.columns else []),
+                 F.col(_ING).asc_nulls_first())
         .rowsBetween(Window.unboundedPreceding, Window.currentRow)
     )
     carried = union.select(
         _T,
         _KIND,
         _SPINE,
-        *[
-            F.last(_src_col(i), ignorenulls=True).over(window).alias(_src_col(i))
-            for i in range(len(group.sources))
-        ],
+        *[_carried(s, i, window).alias(_src_col(i)) for i, s in enumerate(group.sources)],
     ).where(F.col(_KIND) == _SPINE_ROW)
     spine_columns = [F.col(_SPINE)[n].alias(n) for n in spine.schema.fieldNames()]
     outputs = [c for i, s in enumerate(group.sources) for c in _source_outputs(s, i)]

@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql.types import DataType, DateType, StructType, TimestampNTZType, TimestampType
 
 from sparkfs.errors import ValidationError
-from sparkfs.training.feature_source import EVENT_TIMESTAMP, INGESTED_AT, FeatureSource
+from sparkfs.training.feature_source import CREATED_AT, EVENT_TIMESTAMP, INGESTED_AT, FeatureSource
 from sparkfs.training.key_groups import group_by_keys, join_key_types
 
 __all__ = ["validate_spine"]
@@ -74,8 +74,12 @@ def _source_shape_problems(source: FeatureSource, spine: StructType) -> list[str
         problems.append(
             f"{where}: availability_delay must not be negative (got {source.availability_delay})"
         )
+    if source.availability == "created" and not source.created:
+        problems.append(f"{where}: availability 'created' needs created=True (a '{CREATED_AT}' "
+                        "column saying when each row was recorded)")
     columns = source.df.schema.fieldNames()
-    for column in (*source.keys, EVENT_TIMESTAMP, INGESTED_AT, *source.features):
+    created = (CREATED_AT,) if source.created else ()
+    for column in (*source.keys, EVENT_TIMESTAMP, INGESTED_AT, *created, *source.features):
         if column not in columns:
             problems.append(
                 f"{where}: offline table has no column '{column}' (columns: {', '.join(columns)}); "
@@ -92,13 +96,12 @@ def _source_shape_problems(source: FeatureSource, spine: StructType) -> list[str
             where, EVENT_TIMESTAMP, source.df.schema[EVENT_TIMESTAMP].dataType
         )
         problems += [problem] if problem else []
-    if INGESTED_AT in columns and not isinstance(
-        source.df.schema[INGESTED_AT].dataType, TimestampType
-    ):
-        problems.append(
-            f"{where}: column '{INGESTED_AT}' has type "
-            f"{source.df.schema[INGESTED_AT].dataType.simpleString()}; it must be timestamp"
-        )
+    for column in (INGESTED_AT, *created):
+        if column in columns and not isinstance(source.df.schema[column].dataType, TimestampType):
+            problems.append(
+                f"{where}: column '{column}' has type "
+                f"{source.df.schema[column].dataType.simpleString()}; it must be timestamp"
+            )
     return problems
 
 

@@ -130,6 +130,7 @@ def build_training_set(
             output_names=tuple(r.column for r in view_refs),
             ttl=view.ttl, availability_delay=view.availability_delay,
             timestamp_output=f"{view_name}__event_timestamp" if include_timestamps else None,
+            created=view.created_timestamp_column is not None, availability=view.availability,
         ))
         table_versions[view_name] = version
         definition_versions[view_name] = definition_version(view)
@@ -156,7 +157,9 @@ def read_spine(spark: SparkSession, path: str) -> tuple[DataFrame, dict[str, Any
         return df, {"format": "csv"}
     if not os.path.exists(path) and "://" not in path:
         raise NotFoundError(f"spine {path} does not exist; give a Delta, Parquet or CSV path")
-    return spark.read.parquet(path), {"format": "parquet"}
+    from sparkfs.offline.parquet import read_parquet
+
+    return read_parquet(spark, path), {"format": "parquet"}  # pandas' nanoseconds: timestamps
 
 
 def spine_with_timestamp(df: DataFrame, column: str) -> DataFrame:

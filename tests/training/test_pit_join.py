@@ -52,12 +52,22 @@ class Spec:
     values: tuple[str, ...]
     ttl: int | None  # minutes
     delay: int  # minutes
+    #: "none": no created time; "event": created breaks ties on E; "created": knowing time
+    created: str = "none"
+
+
+def _rank(row: dict[str, Any], spec: Spec) -> tuple[Any, ...]:
+    """Greatest E, then (with created times) the latest created, a null one lowest, then ingest."""
+    if spec.created == "none":
+        return (row["e"], row["ing"])
+    return (row["e"], row["c"] is not None, row["c"] or 0, row["ing"])
 
 
 def oracle_row(
     spine_keys: dict[str, Any], t: int | None, rows: list[dict[str, Any]], spec: Spec
 ) -> tuple[Any, ...]:
-    """The contract, literally: greatest E with E + D <= T and E > T - ttl; ties by ingest."""
+    """The contract, literally: greatest E with E + D <= T and E > T - ttl (and, knowing time,
+    created <= T); ties by created, then ingest."""
     empty = (None,) * (len(spec.values) + 1)
     if t is None or any(spine_keys[k] is None for k in spec.keys):
         return empty
@@ -67,11 +77,13 @@ def oracle_row(
         if all(r[k] == spine_keys[k] for k in spec.keys)
         and r["e"] is not None
         and r["e"] + spec.delay <= t
-        and (spec.ttl is None or r["e"] > t - spec.ttl)
+        and (spec.created != "created" or (r["c"] is not None and r["c"] <= t))
     ]
     if not candidates:
         return empty
-    best = max(candidates, key=lambda r: (r["e"], r["ing"]))
+    best = max(candidates, key=lambda r: _rank(r, spec))
+    if spec.ttl is not None and not best["e"] > t - spec.ttl:
+        return empty
     return (*(best[v] for v in spec.values), best["e"])
 
 
@@ -89,11 +101,19 @@ def feature_rows(draw: st.DrawFn, case: int, spec: Spec) -> list[dict[str, Any]]
                     "e": st.one_of(MINUTES, MINUTES, MINUTES, st.none()),
                     "x": st.one_of(st.integers(0, 99), st.none()),
                     "y": st.sampled_from(["p", "q", None]),
+                    # created: before, at and after the spine times; corrections share E
+                    "c": st.one_of(st.integers(0, 15), st.integers(0, 15), st.none()),
                 }
             ),
             max_size=8,
         )
     )
+    if spec.created != "none" and rows:
+        # corrections: more rows at the keys and event time of drawn ones, other values and
+        # created times (ingested in random order, so ingestion alone would pick wrongly)
+        again = draw(st.lists(st.sampled_from(rows), max_size=6))
+        rows += [{**r, "x": draw(st.integers(0, 99)), "y": draw(st.sampled_from(["p", "q"])),
+                  "c": draw(st.one_of(st.integers(0, 15), st.none()))} for r in again]
     # Unique, randomly ordered ingestion times: ties on E happen, ties on (E, ingest) do not.
     ingests = draw(st.permutations(range(len(rows))))
     return [{**r, "case": case, "ing": i} for r, i in zip(rows, ingests, strict=True)]
@@ -127,6 +147,13 @@ def scenarios(
         # Same key set, other order: must share the first source's sort pass.
         Spec("same_keys", ("k2", "case", "k1"), ("x",), draw(st.none() | TTL), draw(DELAY)),
         Spec("k1_only", ("case", "k1"), ("x",), draw(TTL), draw(DELAY)),
+        # Corrections: created breaks ties on E (same key set: shares the first sort pass).
+        Spec("corrected", ("case", "k1", "k2"), ("x", "y"), draw(st.none() | TTL), draw(DELAY),
+             created="event"),
+        # Knowing time: usable from max(E + D, created).
+        Spec("known", ("case", "k1", "k2"), ("x", "y"), draw(st.none() | TTL), draw(DELAY),
+             created="created"),
+        Spec("known_k1", ("case", "k1"), ("x",), draw(TTL), draw(DELAY), created="created"),
     ]
     n_cases = draw(st.integers(10, 60))
     spine = [r for c in range(n_cases) for r in draw(spine_rows(c))]
@@ -144,8 +171,8 @@ def spine_df(spark: SparkSession, rows: list[dict[str, Any]]) -> DataFrame:
 
 
 def feature_df(spark: SparkSession, rows: list[dict[str, Any]]) -> DataFrame:
-    data = [(r["case"], r["k1"], r["k2"], r["e"], r["x"], r["y"], r["ing"]) for r in rows]
-    schema = "case int, k1 string, k2 string, e long, x int, y string, ing long"
+    data = [(r["case"], r["k1"], r["k2"], r["e"], r["x"], r["y"], r["ing"], r.get("c")) for r in rows]
+    schema = "case int, k1 string, k2 string, e long, x int, y string, ing long, c long"
     df = spark.createDataFrame(data, schema)
     return df.select(
         "case",
@@ -155,6 +182,7 @@ def feature_df(spark: SparkSession, rows: list[dict[str, Any]]) -> DataFrame:
         "x",
         "y",
         F.timestamp_micros(F.lit(BASE_MICROS) + F.col("ing")).alias("_ingested_at"),
+        at("c").alias("_created_at"),
     )
 
 
@@ -168,6 +196,8 @@ def source(spec: Spec, df: DataFrame) -> FeatureSource:
         ttl=None if spec.ttl is None else timedelta(minutes=spec.ttl),
         availability_delay=timedelta(minutes=spec.delay),
         timestamp_output=f"{spec.name}__ts",
+        created=spec.created != "none",
+        availability="created" if spec.created == "created" else "event",
     )
 
 
@@ -352,6 +382,43 @@ def test_worked_example_from_docs(spark: SparkSession) -> None:
     ]
 
 
+def test_knowing_time_worked_example_from_docs(spark: SparkSession) -> None:
+    """The corrections example in docs/point-in-time.md, in both availability modes."""
+    spine = spark.createDataFrame(
+        [(7, f"2024-01-{d}") for d in ("09 12:00", "10 00:30", "10 12:00", "11 12:00", "12 12:00")],
+        "account_id long, ts string",
+    ).select("account_id", F.to_timestamp("ts").alias("event_timestamp"))
+    table = spark.createDataFrame(
+        [
+            (7, "2024-01-10 00:00", 100, "2024-01-10 01:00"),
+            (7, "2024-01-11 00:00", 120, "2024-01-11 01:00"),
+            (7, "2024-01-11 00:00", 110, "2024-01-12 09:00"),  # the correction
+            (7, "2024-01-09 00:00", 80, "2024-01-13 00:00"),  # a late record
+        ],
+        "account_id long, e string, balance int, c string",
+    ).select(
+        "account_id",
+        F.to_timestamp("e").alias("event_timestamp"),
+        "balance",
+        F.to_timestamp("c").alias("_created_at"),
+        F.to_timestamp(F.lit("2024-01-14 00:00")).alias("_ingested_at"),
+    )
+    sources = [
+        FeatureSource("b_" + mode, table, ("account_id",), ("balance",), (mode,), ttl=None,
+                      created=True, availability=mode)  # type: ignore[arg-type]
+        for mode in ("event", "created")
+    ]
+    out = point_in_time_join(spine, sources).orderBy("event_timestamp")
+    got = [(r.event_timestamp.strftime("%d %H:%M"), r.event, r.created) for r in out.collect()]
+    assert got == [
+        ("09 12:00", 80, None),
+        ("10 00:30", 100, None),
+        ("10 12:00", 100, 100),
+        ("11 12:00", 110, 120),
+        ("12 12:00", 110, 110),
+    ]
+
+
 def test_integral_keys_of_different_widths_match(spark: SparkSession) -> None:
     spine = spark.createDataFrame([(1, 7, 100)], "a int, b short, t long").select(
         "a", "b", at("t").alias("event_timestamp")
@@ -531,6 +598,21 @@ CASES: list[tuple[str, Any, str]] = [
         "table without _ingested_at",
         lambda s, t: (s, [fv(t.drop("_ingested_at"))]),
         "no column '_ingested_at'",
+    ),
+    (
+        "table without _created_at",
+        lambda s, t: (s, [fv(t, created=True)]),
+        "no column '_created_at'",
+    ),
+    (
+        "knowing time without created",
+        lambda s, t: (s, [fv(t, availability="created")]),
+        "availability 'created' needs created=True",
+    ),
+    (
+        "created not a timestamp",
+        lambda s, t: (s, [fv(t.withColumn("_created_at", F.lit(1)), created=True)]),
+        "column '_created_at' has type int",
     ),
     ("names count", lambda s, t: (s, [fv(t, output_names=())]), "1 features but 0 output names"),
     ("ttl", lambda s, t: (s, [fv(t, ttl=timedelta(0))]), "ttl must be positive"),

@@ -103,3 +103,15 @@ def test_clear_errors(spark: SparkSession, ws: Workspace) -> None:
         fs.get_training_set(spine_df(spark).drop("user_id"), features=["user_profile:age"])
     with pytest.raises(ValidationError, match="either features"):
         fs.get_training_set(spine_df(spark))
+
+
+def test_a_spine_written_by_pandas_reads_its_nanosecond_timestamps(spark: SparkSession, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from sparkfs.training.training_set import read_spine
+
+    stamps = pd.to_datetime(["2026-01-02 03:04:05.123456789"])
+    pd.DataFrame({"user_id": [1], "event_timestamp": stamps}).to_parquet(tmp_path / "spine.parquet")
+    df, info = read_spine(spark, str(tmp_path / "spine.parquet"))
+    assert info == {"format": "parquet"} and dict(df.dtypes)["event_timestamp"] == "timestamp"
+    assert df.collect()[0]["event_timestamp"] == datetime(2026, 1, 2, 3, 4, 5, 123456)
