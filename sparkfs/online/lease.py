@@ -117,7 +117,7 @@ class SyncLease:
         except redis.RedisError as exc:
             raise OnlineStoreError(f"{node_label(self.online)}: cannot check the sync lease of "
                                    f"{self.view_name!r} before {what}: {exc}") from exc
-        if self._lost.is_set() or not held:
+        if not held:  # the heartbeat's view may be stale: this check is the truth now
             raise WriteConflictError(
                 f"the sync of {self.view_name!r} lost its lease before {what} (Redis was "
                 f"unreachable for over {self.online.sync_lease_s:g}s or another sync took "
