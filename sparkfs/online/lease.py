@@ -72,7 +72,6 @@ class SyncLease:
         self.token = f"{self.holder}:{secrets.token_hex(8)}"
         self._client: redis.Redis | RedisCluster = make_client(online)
         self._stop = threading.Event()
-        self._lost = threading.Event()
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> SyncLease:
@@ -101,8 +100,7 @@ class SyncLease:
         while not self._stop.wait(period):
             try:
                 if not self._client.eval(_RENEW, 1, self.key, self.token, self.lease_ms):
-                    self._lost.set()
-                    return
+                    return  # another sync holds it: check() refuses before anything is published
             except redis.RedisError:
                 continue  # a blip; the next beat retries, and check() reports a real loss
 
