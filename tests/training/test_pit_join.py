@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from py4j.protocol import Py4JJavaError
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -501,8 +502,19 @@ def _spill_bytes(spark: SparkSession, job_group: str) -> int:
     for job in tracker.getJobIdsForGroup(job_group):
         info = tracker.getJobInfo(job)
         stage_ids |= set(info.stageIds if info else [])
-    store = spark.sparkContext._jsc.sc().statusStore()  # type: ignore[union-attr]
-    return sum(int(store.lastStageAttempt(stage).diskBytesSpilled()) for stage in stage_ids)
+    sc = spark.sparkContext._jsc.sc()  # type: ignore[union-attr]
+    # The status store is fed by the listener bus, asynchronously: wait until it has seen
+    # every event of the job, or a stage the job ran may not be in the store yet.
+    sc.listenerBus().waitUntilEmpty()
+    store = sc.statusStore()
+    total = 0
+    for stage in stage_ids:
+        try:
+            total += int(store.lastStageAttempt(stage).diskBytesSpilled())
+        except Py4JJavaError as err:  # a stage the job skipped (its shuffle reused) never ran
+            if "NoSuchElementException" not in str(err.java_exception):
+                raise
+    return total
 
 
 # ----------------------------------------------------------------------------- validation
