@@ -14,7 +14,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from jobs._bootstrap import executor_task_counts, print_result, run_job
-from sparkfs.demo import generate_demo_data
+from sparkfs.demo.generate import generate_demo_data
 from sparkfs.outputs import protected_locations
 
 if TYPE_CHECKING:

@@ -47,7 +47,7 @@ def main(spark: SparkSession, config: SparkfsConfig, args: argparse.Namespace) -
             on_progress=lambda d, t, r: print(f"chunk {d}/{t} done, {r} rows written", file=sys.stderr, flush=True),
         )
         runs = result.runs
-        out = {"chunks": result.chunks_total, "skipped": result.chunks_skipped, "rows_written": result.rows_written}
+        out: dict[str, int | None] = {"chunks": result.chunks_total, "skipped": result.chunks_skipped, "rows_written": result.rows_written}
     else:
         run = materialize(spark, ws, args.view, start=start, end=end)  # type: ignore[arg-type]
         runs = [run]

@@ -4,4 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# the house rules first: lint and types (pyproject.toml configures both), then the tests
+python3 -m ruff check .
+python3 -m mypy
 exec python3 -m pytest "$@"

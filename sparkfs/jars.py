@@ -18,6 +18,8 @@ from urllib.parse import unquote, urlparse
 import pyspark
 from delta.pip_utils import configure_spark_with_delta_pip
 
+from sparkfs.spark_conf import BASE_SPARK_CONF
+
 __all__ = ["delta_coordinate", "record_resolved_jars", "resolved_jars"]
 
 
@@ -77,8 +79,6 @@ def resolved_jars() -> list[str] | None:
 
 def _warm() -> None:
     from pyspark.sql import SparkSession
-
-    from sparkfs.session import BASE_SPARK_CONF
 
     builder = SparkSession.builder.master("local[1]").appName("sparkfs-jars")
     for key, value in {**BASE_SPARK_CONF, "spark.ui.enabled": "false"}.items():

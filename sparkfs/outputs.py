@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from sparkfs.config import SparkfsConfig
-    from sparkfs.repository import Repository
+    from sparkfs.definitions.loader import Repository
 
 __all__ = ["Protected", "check_output", "describe_path", "list_entries", "normalize_path",
            "protected_locations"]

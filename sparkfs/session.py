@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from delta import configure_spark_with_delta_pip
 
 from sparkfs.jars import resolved_jars
+from sparkfs.spark_conf import BASE_SPARK_CONF
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -21,23 +22,6 @@ if TYPE_CHECKING:
     from sparkfs.config import SparkfsConfig
 
 __all__ = ["BASE_SPARK_CONF", "build_session", "configure_builder"]
-
-#: Settings every sparkfs session needs, whatever the deployment.
-BASE_SPARK_CONF: dict[str, str] = {
-    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-    # All times are UTC: event timestamps, partitions and point-in-time comparisons.
-    "spark.sql.session.timeZone": "UTC",
-    "spark.databricks.delta.schema.autoMerge.enabled": "false",
-    # Parquet written by pandas stores timestamps in nanoseconds, which Spark refuses unless it
-    # reads them as bigint; sparkfs turns those back into timestamps (sparkfs/offline/parquet.py).
-    "spark.sql.legacy.parquet.nanosAsLong": "true",
-    # PySpark otherwise records the Python call site of every DataFrame/Column call for error
-    # messages: several py4j round trips and a failed `import IPython` per call, ~3-8 ms each.
-    # An incremental sync builds its query with ~70 such calls: 0.2-0.5 s of a ~1 s sync.
-    # Users who want call sites in errors set it back to "true" in spark.conf (their value wins).
-    "spark.python.sql.dataFrameDebugging.enabled": "false",
-}
 
 
 def configure_builder(

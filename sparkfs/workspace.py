@@ -16,11 +16,11 @@ from sqlalchemy import Engine
 
 from sparkfs.config import SparkfsConfig, load_config
 from sparkfs.definitions import FeatureView, definition_version
+from sparkfs.definitions.loader import Repository, load_repository
 from sparkfs.errors import GovernanceError
 from sparkfs.registry import AuditLog, DefinitionStore, open_engine
 from sparkfs.registry.integrity import IntegrityReport, verify_registry
 from sparkfs.registry.runs import RunStore
-from sparkfs.repository import Repository, load_repository
 
 __all__ = ["Namespace", "Workspace"]
 

@@ -17,11 +17,11 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
+from sparkfs.definitions.loader import FeatureRef
 from sparkfs.offline.materialize import backfill, materialize, offline_table
 from sparkfs.online.reader import OnlineReader
 from sparkfs.online_sync import online_target, online_view, sync_online
 from sparkfs.registry import DefinitionStore
-from sparkfs.repository import FeatureRef
 from sparkfs.training.training_set import build_training_set
 from sparkfs.workspace import Workspace
 from tests.project import make_project

@@ -10,8 +10,8 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from sparkfs.demo import ANCHOR, TABLES, WINDOW_DAYS, DemoSummary, generate_demo_data
-from sparkfs.demo_tables import DemoSpec, transactions_frame, users_frame
+from sparkfs.demo.generate import ANCHOR, TABLES, WINDOW_DAYS, DemoSummary, generate_demo_data
+from sparkfs.demo.tables import DemoSpec, transactions_frame, users_frame
 from sparkfs.errors import ValidationError
 
 ROWS = 20_000

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from sparkfs.demo import generate_demo_data
+from sparkfs.demo.generate import generate_demo_data
 from sparkfs.errors import ValidationError
 from sparkfs.offline.materialize import materialize
 from sparkfs.online.generations import Generations

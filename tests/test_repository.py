@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from sparkfs.definitions import definition_version
+from sparkfs.definitions.loader import load_repository
 from sparkfs.errors import DefinitionError, NotFoundError
-from sparkfs.repository import load_repository
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "conf" / "features"
 

@@ -15,7 +15,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from jobs import _bootstrap
-from sparkfs.demo import TABLES, generate_demo_data
+from sparkfs.demo.generate import TABLES, generate_demo_data
 from sparkfs.errors import ValidationError
 from sparkfs.jars import delta_coordinate
 

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from sparkfs.config import SparkfsConfig, default_config_path, load_config
+from sparkfs.definitions.loader import Repository, load_repository
 from sparkfs.governance.identity import Identity, establish
 from sparkfs.registry import AuditLog, DefinitionStore, open_engine
 from sparkfs.registry.runs import RunStore
-from sparkfs.repository import Repository, load_repository
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

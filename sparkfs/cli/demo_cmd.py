@@ -33,7 +33,7 @@ def generate_cmd(state: CliContext, rows: int, seed: int, out: str | None, overw
     --out must be new or hold an earlier demo; --overwrite replaces anything else, but never
     the offline or sandbox root, the registry, the config file or the feature directory.
     """
-    from sparkfs.demo import generate_demo_data
+    from sparkfs.demo.generate import generate_demo_data
     from sparkfs.outputs import protected_locations
 
     target = out or str(Path(state.config.data_dir) / "demo")
@@ -58,7 +58,7 @@ def run_cmd(state: CliContext, rows: int, seed: int, offline_only: bool, as_json
     Progress goes to stderr; stdout gets a short summary of what was built, where it is and what
     to run next (the whole summary as JSON with --json).
     """
-    from sparkfs.demo_pipeline import run_demo_pipeline
+    from sparkfs.demo.pipeline import run_demo_pipeline
 
     summary = run_demo_pipeline(state.spark, state.workspace(), rows=rows, seed=seed,
                                 say=lambda line: click.echo(line, err=True), online=not offline_only,

@@ -28,8 +28,8 @@ from sparkfs.errors import GovernanceError, NotFoundError
 from sparkfs.governance.policy import ApprovalPolicy
 from sparkfs.registry.audit import AuditLog
 from sparkfs.registry.chain import append_chained
-from sparkfs.registry.definitions import DefinitionStore, VersionRecord
 from sparkfs.registry.schema import reviews
+from sparkfs.registry.versions import DefinitionStore, VersionRecord
 
 __all__ = ["ReviewAction", "ReviewBoard", "ReviewState", "State"]
 

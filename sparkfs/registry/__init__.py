@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from sparkfs.registry.audit import AuditEntry, AuditLog
 from sparkfs.registry.database import open_engine
-from sparkfs.registry.definitions import Change, DefinitionStore, Plan, VersionRecord
+from sparkfs.registry.versions import Change, DefinitionStore, Plan, VersionRecord
 
 __all__ = ["AuditEntry", "AuditLog", "Change", "DefinitionStore", "Plan", "VersionRecord", "open_engine"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sparkfs.definitions import FeatureView
+from sparkfs.definitions.loader import FeatureRef
 from sparkfs.errors import ValidationError
 from sparkfs.outputs import check_output, protected_locations
 from sparkfs.registry.outputs import OutputStore
 from sparkfs.registry.training_sets import TrainingSetRecord, TrainingSetStore
-from sparkfs.repository import FeatureRef
 from sparkfs.training.training_set import (
     AsOf,
     build_training_set,

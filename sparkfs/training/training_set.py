@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import functions as F
 
 from sparkfs.definitions import FeatureView, definition_version
+from sparkfs.definitions.loader import FeatureRef
 from sparkfs.delta_log import latest_version
 from sparkfs.errors import NotFoundError, ValidationError
 from sparkfs.offline.materialize import offline_table
 from sparkfs.offline.table import OfflineTable
-from sparkfs.repository import FeatureRef
 from sparkfs.training.feature_source import FeatureSource
 from sparkfs.training.pit_join import point_in_time_join, validate_spine
 

@@ -22,7 +22,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from sparkfs.definitions import definition_version
-from sparkfs.demo_pipeline import run_demo_pipeline
+from sparkfs.demo.pipeline import run_demo_pipeline
 from sparkfs.model_inputs import column_of, model_matrix, online_frame
 from sparkfs.registry.training_sets import TrainingSetStore
 from sparkfs.store import FeatureStore

@@ -8,10 +8,10 @@ import pytest
 import yaml
 from sqlalchemy import delete, update
 
+from sparkfs.definitions.loader import load_repository
 from sparkfs.errors import NotFoundError
 from sparkfs.registry import AuditLog, DefinitionStore, open_engine
 from sparkfs.registry.schema import audit_log, definition_versions
-from sparkfs.repository import load_repository
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "conf" / "features"
 

@@ -137,7 +137,7 @@ async def test_registry_change_is_picked_up_without_restart(project: Project) ->
         features = project.root / "conf" / "features" / "all.yaml"
         features.write_text(features.read_text().replace(
             "{name: premium, type: bool}", "{name: premium, type: bool}\n      - {name: tier, type: string}"))
-        from sparkfs.repository import load_repository
+        from sparkfs.definitions.loader import load_repository
 
         project.workspace.definitions.apply(load_repository(str(features.parent)), user="t")
         body = {"features": ["users:tier"], "entities": {"user_id": [1]}}

@@ -16,10 +16,10 @@ from sqlalchemy import Connection, Engine, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from sparkfs.definitions import canonical_spec, spec_version
+from sparkfs.definitions.loader import Repository
 from sparkfs.errors import NotFoundError, RegistryError, TamperedRegistryError
 from sparkfs.registry.audit import AuditLog
 from sparkfs.registry.schema import definition_heads, definition_versions
-from sparkfs.repository import Repository
 
 __all__ = ["Change", "DefinitionStore", "Plan", "VersionRecord", "diff_specs"]
 

@@ -2,7 +2,7 @@
 
 These are the validated, frozen forms of what users write under ``conf/features/*.yaml``.
 Cross-definition checks (unknown entity, duplicate names, service naming a missing feature)
-live in :mod:`sparkfs.repository`; this module checks each definition on its own.
+live in :mod:`sparkfs.definitions.loader`; this module checks each definition on its own.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sparkfs.durations import Duration, format_duration
 
 __all__ = [
+    "KINDS",
     "QUARANTINE_DIR",
     "AggFeatureDef",
     "AggregationsDef",
+    "AllowedValues",
     "Definition",
     "Entity",
     "Expectation",
@@ -29,9 +31,21 @@ __all__ = [
     "FeatureService",
     "FeatureType",
     "FeatureView",
+    "Freshness",
     "JoinKey",
+    "MaxChange",
+    "MaxNullFraction",
+    "NotNull",
+    "PythonTransformation",
+    "Range",
+    "Regex",
+    "RowCount",
     "Source",
+    "SqlPredicate",
+    "SqlTransformation",
     "Transformation",
+    "Unique",
+    "canonical_spec",
     "definition_version",
     "spec_version",
     "window_label",

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sparkfs.demo import generate_demo_data
+from sparkfs.demo.generate import generate_demo_data
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

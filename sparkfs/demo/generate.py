@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sparkfs.demo_tables import (
+from sparkfs.demo.tables import (
     ANCHOR,
     WINDOW_DAYS,
     DemoSpec,
