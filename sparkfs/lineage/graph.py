@@ -41,7 +41,7 @@ class LineageNode:
     kind: NodeKind
     name: str
     version: str | None = None
-    attrs: Mapping[str, Any] = field(default=_EMPTY, compare=False)
+    attrs: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "name": self.name, "version": self.version,
