@@ -109,6 +109,7 @@ class RunContext:
     user: str
     feature_view: str | None
     spark_app_id: str | None
+    feature_service: str | None = None
     approval_state: str | None = None
     redis_uri: str | None = None
 
@@ -242,7 +243,7 @@ class OpenLineageEmitter:
               views: Mapping[str, FeatureView], error: str | None = None) -> RunEvent:
         """The event of ``state`` for the run (START carries what is known when it starts)."""
         view = views.get(context.feature_view) if context.feature_view else None
-        service = next((k.partition(":")[2] for k in lineage.definitions if k.startswith("feature_service:")), None)
+        service = context.feature_service
         run_facets: dict[str, Any] = {
             "sparkfs": self._sparkfs_facet(context, lineage),
             "processing_engine": processing_engine_run.ProcessingEngineRunFacet(
@@ -263,7 +264,8 @@ class OpenLineageEmitter:
                     name=job_name(context.project, context.job, context.feature_view, service),
                     facets=self._job_facets(context, view, lineage)),
             inputs=[self._input(d, views, context) for d in lineage.inputs],
-            outputs=[self._output(d, views, context, lineage) for d in lineage.outputs],
+            outputs=list({dataset_naming(d, context.redis_uri): self._output(d, views, context, lineage)
+                          for d in lineage.outputs}.values()),  # a table written twice: its last version
             producer=PRODUCER,
         )
 

@@ -27,7 +27,7 @@ from sparkfs.lineage.record import DatasetRef
 from sparkfs.lineage.store import LineageRun, LineageStore
 
 if TYPE_CHECKING:
-    from sparkfs.workspace import Workspace
+    from sparkfs.pipeline.workspace import Workspace
 
 __all__ = ["Direction", "dataset_node_id", "full_graph", "lineage", "resolve_node", "source_location"]
 

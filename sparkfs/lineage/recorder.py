@@ -18,7 +18,7 @@ from sparkfs.lineage.store import LineageStore
 
 if TYPE_CHECKING:
     from sparkfs.lineage.openlineage import OpenLineageEmitter, RunContext
-    from sparkfs.workspace import Workspace
+    from sparkfs.pipeline.workspace import Workspace
 
 __all__ = ["RunLineageRecorder"]
 
@@ -29,8 +29,10 @@ class RunLineageRecorder:
     """Collects, stores and exports the lineage of one run (see the module docstring)."""
 
     def __init__(self, workspace: Workspace, *, run_id: str, job: str, feature_view: str | None,
-                 spark_app_id: str | None, started_at: datetime | None = None) -> None:
+                 spark_app_id: str | None, started_at: datetime | None = None,
+                 feature_service: str | None = None) -> None:
         self.workspace = workspace
+        self.feature_service = feature_service
         self.run_id = run_id
         self.job = job
         self.feature_view = feature_view
@@ -101,7 +103,7 @@ class RunLineageRecorder:
         return RunContext(
             run_id=self.run_id, job=self.job, project=ws.config.project, namespace=ws.namespace,
             user=ws.user, feature_view=self.feature_view, spark_app_id=self.spark_app_id,
-            approval_state=self._approval_state(), redis_uri=redis_uri(getattr(online, "url", None)))
+            feature_service=self.feature_service, approval_state=self._approval_state(), redis_uri=redis_uri(getattr(online, "url", None)))
 
     def _approval_state(self) -> str | None:
         if self.feature_view is None:
