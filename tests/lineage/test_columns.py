@@ -124,3 +124,37 @@ def test_no_transformation_is_identity_or_the_widening_cast(spark: SparkSession,
     same = _view(features=[{"name": "n", "type": "int32"}])
     assert column_lineage(same, REPO, source=source, source_name="t") == [
         ColumnLineage("n", (("t", "n"),), "identity", "source column n")]
+
+
+def test_a_materialized_python_view_records_its_lineage_and_code(spark: SparkSession, tmp_path: Path) -> None:
+    import hashlib
+    import inspect
+
+    from sparkfs.demo.generate import generate_demo_data
+    from sparkfs.lineage.query import lineage
+    from sparkfs.pipeline.materialize import materialize
+    from sparkfs.pipeline.workspace import Workspace
+    from tests.lineage import transforms
+    from tests.project import make_project
+
+    project = make_project(tmp_path)
+    (project.features / "spend.yaml").write_text(
+        "feature_views:\n  - name: user_spend\n    entities: [user]\n"
+        "    source: {type: delta, path: demo/transactions}\n    timestamp_column: ts\n"
+        "    transformation: {type: python, function: 'tests.lineage.transforms:enrich'}\n"
+        "    features:\n      - {name: amount_cents, type: int64}\n      - {name: ccy, type: string}\n"
+        "    owner: risk-team@example.com\n")
+    ws = Workspace.open(str(project.config), user="tester")
+    generate_demo_data(spark, str(Path(ws.config.data_dir) / "demo"), rows=500, seed=2)
+    ws.definitions.apply(ws.repository, user="tester")
+    run = materialize(spark, ws, "user_spend")
+    graph = lineage(ws, "user_spend", direction="downstream", depth=1)
+    source = str(Path(ws.config.data_dir) / "demo" / "transactions")
+    cents = graph.node("feature:user_spend:amount_cents").attrs
+    assert (cents["how"], cents["derived_from"]) == ("transformation", [[source, "amount"]])
+    ccy = graph.node("feature:user_spend:ccy").attrs
+    assert (ccy["how"], ccy["derived_from"], ccy["detail"]) == ("transformation", [[source, "currency"]], "upper(currency)")
+    code = graph.node(f"run:{run.run_id}").attrs["code"]
+    assert code["transformation"] == {
+        "type": "python", "function": "tests.lineage.transforms:enrich", "hashed": "function source",
+        "sha256": hashlib.sha256(inspect.getsource(transforms.enrich).encode()).hexdigest()}
