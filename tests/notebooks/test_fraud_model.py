@@ -141,7 +141,8 @@ def _readme_notebook_example() -> str:
     """The python block of the README's "From a notebook" section, verbatim."""
     readme = (REPO_ROOT / "README.md").read_text()
     section = readme[readme.index("## From a notebook"):]
-    return section[section.index("```python\n") + len("```python\n"):section.index("\n```\n")]
+    start = section.index("```python\n") + len("```python\n")
+    return section[start:section.index("\n```\n", start)]
 
 
 @pytest.mark.slow
