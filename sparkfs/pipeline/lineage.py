@@ -8,6 +8,7 @@ not analyse) is noted in the run's lineage details under ``lineage_errors``, nev
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -107,10 +108,10 @@ def note_sync(run: RunHandle, view: OnlineView, path: str, result: SyncResult, k
 
 
 def note_training_set(run: RunHandle, workspace: Workspace, record: TrainingSetRecord, *, out: str, fmt: str,
-                      df: DataFrame | None = None, spine_info: dict[str, Any] | None = None) -> None:
-    """A training set: the spine and the offline table versions it read, the set it wrote."""
-    from sparkfs.pipeline.materialize import offline_table
-
+                      tables: Mapping[str, str], df: DataFrame | None = None,
+                      spine_info: dict[str, Any] | None = None) -> None:
+    """A training set: the spine and the offline table versions it read (``tables``: each
+    view's table path), the set it wrote."""
     lineage = run.lineage
     if record.feature_service:
         service = workspace.repository.feature_services.get(record.feature_service)
@@ -127,13 +128,8 @@ def note_training_set(run: RunHandle, workspace: Workspace, record: TrainingSetR
     lineage.read(source_dataset_plain(record.spine, str(info.get("format", "parquet")),
                                       None if spine_version is None else str(spine_version)))
     for name, table_version in record.table_versions.items():
-        try:
-            view = workspace.repository.feature_view(name)
-            path = offline_table(workspace, view).path
-        except Exception as exc:  # a view since removed from the repository
-            _failed(run, f"table of {name}", exc)
-            continue
-        note_table_read(run, name, path, int(table_version))
+        if name in tables:
+            note_table_read(run, name, tables[name], int(table_version))
     lineage.wrote(training_set_dataset(record.id, out, fmt, df.schema if df is not None else None,
                                        feature_service=record.feature_service, features=list(record.features)))
 

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
-from sparkfs.definitions import FeatureView, window_label
+from sparkfs.definitions import FeatureView
+from sparkfs.definitions.schema import ViewSchema
 from sparkfs.delta_log import latest_version
 from sparkfs.errors import ValidationError
 from sparkfs.offline.conform import (
-    CREATED_AT,
     EVENT_TIMESTAMP,
     SOURCE_ROWS,
     conform_events,
@@ -67,18 +67,8 @@ def _midnight(day: date) -> datetime:
 
 
 def stored_columns(workspace: Workspace, view: FeatureView) -> list[tuple[str, str]]:
-    """The declared stored columns of a view: (name, type) with aggregates typed by function."""
-    cols: list[tuple[str, str]] = [(k.name, k.type) for k in workspace.repository.join_keys(view)]
-    cols.append((EVENT_TIMESTAMP, "timestamp"))
-    cols += [(f.name, f.type) for f in view.features]
-    if view.created_timestamp_column is not None:
-        # knowing time keeps every record, a different table than one row per keys and E
-        cols.append((CREATED_AT, "timestamp" if view.availability == "event" else "timestamp, every record"))
-    if view.aggregations is not None:
-        for feature in view.aggregations.features:
-            for window in view.aggregations.windows:
-                cols.append((f"{feature.name}_{window_label(window)}", f"{feature.function}({feature.column})"))
-    return cols
+    """The declared stored columns of a view (:meth:`ViewSchema.declared_columns`)."""
+    return ViewSchema.of(view, workspace.repository.join_keys(view)).declared_columns()
 
 
 def offline_table(workspace: Workspace, view: FeatureView) -> OfflineTable:
