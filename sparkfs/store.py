@@ -268,8 +268,20 @@ class FeatureStore:
         return check_consistency(self.spark, self.workspace, feature_views, sample=sample, at=at)
 
     def lineage(self, name: str, *, direction: Direction = "both", depth: int | None = None) -> LineageGraph:
-        """The lineage graph of a source, feature view, ``view:feature``, feature service,
-        training set id or run id (``sparkfs lineage``): see :func:`sparkfs.lineage.query.lineage`."""
+        """The lineage of a source, feature view, ``view:feature``, feature service, training
+        set id or run id, with versions (``sparkfs lineage``; docs/lineage.md).
+
+        Reads the registry only (no Spark job). ``direction="downstream"`` from a source or a
+        run is impact analysis: the runs, table versions, training sets and online
+        generations it reached.
+
+        Example::
+
+            up = fs.lineage("fraud_model", direction="upstream")
+            sorted(n.name for n in up.nodes if n.kind == "source")
+            hit = fs.lineage(bad_run_id, direction="downstream")
+            [n.name for n in hit.nodes if n.kind in ("training_set", "online_generation")]
+        """
         from sparkfs.lineage.query import lineage
 
         return lineage(self.workspace, name, direction=direction, depth=depth)
