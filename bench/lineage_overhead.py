@@ -98,6 +98,7 @@ def project(root: Path, spark: SparkSession, rows: int) -> Workspace:
 class _Timer:
     def __init__(self) -> None:
         self.seconds = 0.0
+        self.parts: dict[str, float] = {}
 
     def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -105,7 +106,9 @@ class _Timer:
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.seconds += time.perf_counter() - started
+                spent = time.perf_counter() - started
+                self.seconds += spent
+                self.parts[fn.__name__] = self.parts.get(fn.__name__, 0.0) + spent
         return timed
 
 
@@ -140,6 +143,8 @@ def run_once(spark: SparkSession, workspace: Workspace, mode: str) -> tuple[floa
         try:
             started = time.perf_counter()
             materialize(spark, workspace, "user_txn_aggs")
+            if mode == "on":
+                log("  lineage parts: " + ", ".join(f"{k} {v:.3f} s" for k, v in sorted(timer.parts.items())))
             return time.perf_counter() - started, timer.seconds
         finally:
             for item in reversed(stack):
@@ -149,14 +154,14 @@ def run_once(spark: SparkSession, workspace: Workspace, mode: str) -> tuple[floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="A/B pairs after the warm-up (0: warm-up only)")
     args = parser.parse_args()
     spark = build_spark()
     with tempfile.TemporaryDirectory(prefix="sparkfs-bench-lineage-") as tmp:
         workspace = project(Path(tmp), spark, args.rows)
         log(f"warm-up run ({args.rows} events)")
-        seconds, lineage_s = run_once(spark, workspace, "on")
-        log(f"warm-up: {seconds:.2f} s (in lineage code {lineage_s:.3f} s)")
+        first_s, first_lineage_s = run_once(spark, workspace, "on")
+        log(f"warm-up: {first_s:.2f} s (in lineage code {first_lineage_s:.3f} s)")
         on, off, inside = [], [], []
         for i in range(args.repeats):
             for mode in ("on", "off") if i % 2 == 0 else ("off", "on"):
@@ -165,13 +170,15 @@ def main() -> None:
                 if mode == "on":
                     inside.append(lineage_s / seconds)
                 log(f"repeat {i + 1} lineage {mode}: {seconds:.2f} s (in lineage code {lineage_s:.3f} s)")
-    result = {
-        "rows": args.rows, "repeats": args.repeats,
-        "median_s_with_lineage": round(statistics.median(on), 3),
-        "median_s_without_lineage": round(statistics.median(off), 3),
-        "ab_overhead_pct": round(100 * (statistics.median(on) / statistics.median(off) - 1), 2),
-        "instrumented_share_pct": round(100 * statistics.median(inside), 2),
-    }
+    result: dict[str, Any] = {"rows": args.rows, "repeats": args.repeats, "first_run_s": round(first_s, 3),
+                              "first_run_lineage_s": round(first_lineage_s, 3)}
+    if on and off:
+        result.update({
+            "median_s_with_lineage": round(statistics.median(on), 3),
+            "median_s_without_lineage": round(statistics.median(off), 3),
+            "ab_overhead_pct": round(100 * (statistics.median(on) / statistics.median(off) - 1), 2),
+            "instrumented_share_pct": round(100 * statistics.median(inside), 2),
+        })
     spark.stop()
     print(json.dumps(result))
 
