@@ -13,6 +13,7 @@ import inspect
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import import_module
 from pathlib import Path
 from typing import Any, Literal
@@ -78,7 +79,10 @@ def generation_name(namespace: str, view: str) -> str:
     return f"{namespace}/{view}"
 
 
+@cache
 def sparkfs_version() -> str:
+    """The installed sparkfs version (looked up once per process: the lookup scans the
+    installed distributions, a second or so on a busy machine)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
