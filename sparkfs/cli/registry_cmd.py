@@ -45,7 +45,7 @@ def status_cmd(state: CliContext, as_json: bool) -> None:
         }
         click.echo(f"state: {advice[status.state]}")
     if status.state in ("behind", "ahead"):
-        raise click.exceptions.Exit(1)
+        raise SystemExit(1)
 
 
 @registry_group.command("upgrade")

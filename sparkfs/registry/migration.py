@@ -183,15 +183,16 @@ def _lock(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
 
 
-def _migrate(conn: Connection, script: ScriptDirectory, attributes: dict[str, Any]) -> None:
-    """Run the revisions from the recorded one to the head, inside the caller's transaction."""
+def _migrate(conn: Connection, script: ScriptDirectory, attributes: dict[str, Any],
+             destination: str = "head") -> None:
+    """Run the revisions from the recorded one to ``destination``, in the caller's transaction."""
     config = Config()
     config.attributes.update(attributes)
 
     def steps(revision: Any, _context: Any) -> Any:
-        return script._upgrade_revs("head", revision)
+        return script._upgrade_revs(destination, revision)
 
-    with EnvironmentContext(config, script, fn=steps, destination_rev="head") as env:
+    with EnvironmentContext(config, script, fn=steps, destination_rev=destination) as env:
         env.configure(connection=conn, version_table=VERSION_TABLE)
         with env.begin_transaction():
             env.run_migrations()
