@@ -63,6 +63,10 @@ def upgrade_cmd(state: CliContext) -> None:
         done = upgrade_registry(engine, user=user)
     finally:
         engine.dispose()
+    if done.recorded:
+        click.echo(f"registry already at revision {done.after}: recorded it (the registry was made "
+                   "before sparkfs recorded revisions); nothing else to do")
+        return
     if done.before == done.after:
         click.echo(f"registry already at revision {done.after}: nothing to do")
         return

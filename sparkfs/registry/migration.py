@@ -96,12 +96,17 @@ class SchemaStatus:
 
 @dataclass(frozen=True)
 class Upgrade:
-    """What :func:`upgrade_registry` did: from which revision to which, through which steps."""
+    """What :func:`upgrade_registry` did: from which revision to which, through which steps.
+
+    ``recorded``: the registry was already at the newest revision's shape but made before
+    revisions were recorded; only its revision was written down.
+    """
 
     before: str | None
     after: str
     applied: tuple[str, ...] = ()
     sealed_rows: Mapping[str, int] = field(default_factory=dict)
+    recorded: bool = False  # only recorded the revision of a registry made before they were
 
 
 def _scripts() -> ScriptDirectory:
@@ -236,12 +241,12 @@ def upgrade_registry(engine: Engine, user: str = "sparkfs") -> Upgrade:
             status = _status(conn, script)
             if status.state == "ahead":
                 raise RegistryError(status.refusal(_url(engine)))
-            if status.state == "current":
-                return Upgrade(status.current, status.head)
-            if not status.recorded:
+            if not status.recorded:  # made before revisions were recorded: record what it is
                 assert status.current is not None
                 MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).stamp(
                     script, status.current)
+            if status.state == "current":
+                return Upgrade(status.current, status.head, recorded=not status.recorded)
             attributes: dict[str, Any] = {"sealed_rows": {}}
             _migrate(conn, script, attributes)
             done = Upgrade(status.current, status.head, status.pending, dict(attributes["sealed_rows"]))

@@ -82,6 +82,7 @@ def test_a_new_registry_is_created_at_the_newest_revision(registry_url: str, reg
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_a_registry_of_the_first_schema_is_upgraded_in_place(
         tmp_path: Path, registry_url: str, registry_backend: str, project: Project) -> None:
     registry_of_the_first_schema(tmp_path, registry_url)
@@ -144,6 +145,20 @@ def test_a_row_without_a_hash_after_the_upgrade_is_a_forgery(registry_url: str) 
         "audit_log row 3: has no hash: it was written outside sparkfs (a forged INSERT)",)
 
 
+def test_a_registry_of_the_newest_shape_without_a_revision_opens_and_gets_one(registry_url: str) -> None:
+    """As the sparkfs before revisions left a registry that had the hash chains."""
+    open_engine(registry_url).dispose()
+    with connect(registry_url).begin() as conn:
+        conn.execute(text(f"DROP TABLE {VERSION_TABLE}"))
+    status = schema_status(connect(registry_url))
+    assert (status.current, status.recorded, status.state) == (head_revision(), False, "current")
+    open_engine(registry_url).dispose()  # opens as it is
+    done = upgrade_registry(connect(registry_url))
+    assert (done.applied, done.recorded) == ((), True)
+    assert schema_status(connect(registry_url)).recorded
+    assert upgrade_registry(connect(registry_url)).recorded is False
+
+
 @pytest.mark.parametrize("recorded", [False, True])
 def test_a_registry_of_a_later_revision_is_upgraded_from_there(registry_url: str, recorded: bool) -> None:
     """A registry at 0003 (recorded, or recognised from its shape as sparkfs before revisions
@@ -160,6 +175,7 @@ def test_a_registry_of_a_later_revision_is_upgraded_from_there(registry_url: str
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_a_registry_newer_than_this_sparkfs_is_refused(registry_url: str, project: Project) -> None:
     open_engine(registry_url).dispose()
     with connect(registry_url).begin() as conn:
