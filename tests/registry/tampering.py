@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -15,7 +16,7 @@ from sqlalchemy import make_url
 
 from tests.registry.first_schema import create_first_schema
 
-__all__ = ["Adversary", "first_schema_registry"]
+__all__ = ["Adversary", "drop_triggers", "first_schema_registry", "raw"]
 
 
 @dataclass(frozen=True)
@@ -85,3 +86,19 @@ def first_schema_registry(url: str, audit_rows: Sequence[tuple[str, str, str, st
         db.execute('INSERT INTO audit_log (at, "user", action, outcome, comment) '
                    "VALUES ('2026-01-01 00:00:00.000000', ?, ?, ?, ?)", row)
     return db
+
+
+@contextmanager
+def raw(path: Path) -> Iterator[sqlite3.Connection]:
+    """A plain sqlite3 connection to a SQLite registry file, committed on exit."""
+    db = sqlite3.connect(path)
+    try:
+        yield db
+        db.commit()
+    finally:
+        db.close()
+
+
+def drop_triggers(path: Path) -> None:
+    """:meth:`Adversary.drop_triggers` on a SQLite registry file."""
+    Adversary(f"sqlite:///{path}").drop_triggers()
