@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sparkfs.clock import Clock, utc_now
 from sparkfs.config import SparkfsConfig, load_config
 from sparkfs.errors import SparkfsError, ValidationError
-from sparkfs.serving.api import catalog, lookup, ops, reviews
+from sparkfs.serving.api import catalog, lookup, ops, portal, reviews
 from sparkfs.serving.limits import BodyLimitMiddleware
 from sparkfs.serving.metrics import MetricsMiddleware
 from sparkfs.serving.responses import error_response, validation_message
@@ -90,6 +90,7 @@ def create_app(settings: SparkfsConfig, *, workspace: Workspace | None = None,
     app.include_router(catalog.router)
     app.include_router(ops.router)
     app.include_router(reviews.router)
+    app.include_router(portal.router)
     app.add_exception_handler(SparkfsError, _sparkfs_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
