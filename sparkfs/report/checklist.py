@@ -19,7 +19,7 @@ from sqlalchemy import and_, select
 
 from sparkfs.config import CatalogConfig
 from sparkfs.durations import format_duration
-from sparkfs.errors import SparkfsError
+from sparkfs.errors import NotFoundError, SparkfsError
 from sparkfs.governance.lifecycle import ReviewBoard
 from sparkfs.portal.pages import fmt_age
 from sparkfs.portal.readmodel import (
@@ -178,10 +178,13 @@ def _served_approved(board: ReviewBoard, view: ViewSummary) -> Check:
     served = view.freshness.synced_definition
     if served is None:
         return Check("nothing unapproved served", "pass", "nothing in the online store")
-    state = board.state("feature_view", view.name, served)
-    if state.state != "approved":
+    try:
+        state = board.state("feature_view", view.name, served).state
+    except NotFoundError:
+        state = "not in the registry"
+    if state != "approved":
         return Check("nothing unapproved served", "fail",
-                     f"the online store serves version {served}, which is {state.state}")
+                     f"the online store serves version {served}, which is {state}")
     return Check("nothing unapproved served", "pass", f"serves approved version {served}")
 
 
