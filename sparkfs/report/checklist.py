@@ -178,6 +178,7 @@ def _served_approved(board: ReviewBoard, view: ViewSummary) -> Check:
     served = view.freshness.synced_definition
     if served is None:
         return Check("nothing unapproved served", "pass", "nothing in the online store")
+    state: str
     try:
         state = board.state("feature_view", view.name, served).state
     except NotFoundError:
