@@ -197,10 +197,10 @@ class CatalogReader:
 
     # ------------------------------------------------------------------ listings
     def _heads(self, kind: str) -> list[tuple[str, str, dict[str, Any]]]:
-        heads = self.workspace.definitions.heads()
-        store = self.workspace.definitions
-        return [(name, version, store.spec(kind, name, version))
-                for (k, name), version in sorted(heads.items()) if k == kind]
+        """(name, version, spec) of every head of ``kind``, by name (two queries)."""
+        heads = {key: v for key, v in self.workspace.definitions.heads().items() if key[0] == kind}
+        records = self.workspace.definitions.records(heads)
+        return sorted((r.name, r.version, r.spec) for r in records)
 
     def _approved(self, state: ReviewState) -> bool:
         return not self.workspace.config.governance.enabled or state.state == "approved"
@@ -210,14 +210,15 @@ class CatalogReader:
         offline = self._last_offline_runs()
         syncs = self._syncs()
         now = self.clock()
-        return [self._summary(name, version, spec, offline, syncs, now)
+        states = self._board.head_states("feature_view")
+        return [self._summary(name, version, spec, offline, syncs, now,
+                              states[("feature_view", name)])
                 for name, version, spec in self._heads("feature_view")]
 
     def _summary(self, name: str, version: str, spec: dict[str, Any],
                  offline: Mapping[str, tuple[datetime, int | None]], syncs: Mapping[str, Any],
-                 now: datetime) -> ViewSummary:
+                 now: datetime, review: ReviewState) -> ViewSummary:
         view = FeatureView.model_validate(spec)
-        review = self._board.state("feature_view", name, version)
         return ViewSummary(
             name=name, version=version, definition=view, review=review,
             approved=self._approved(review),
@@ -225,10 +226,11 @@ class CatalogReader:
             features=_feature_rows(view))
 
     def services(self) -> list[ServiceSummary]:
+        states = self._board.head_states("feature_service")
         out = []
         for name, version, spec in self._heads("feature_service"):
             service = FeatureService.model_validate(spec)
-            review = self._board.state("feature_service", name, version)
+            review = states[("feature_service", name)]
             views = tuple(dict.fromkeys(ref.split(":", 1)[0] for ref in service.features))
             out.append(ServiceSummary(name, version, service, review, self._approved(review), views))
         return out
@@ -256,7 +258,7 @@ class CatalogReader:
                                 "/catalog", kind="feature_view")
         spec = self.workspace.definitions.spec("feature_view", name, version)
         summary = self._summary(name, version, spec, self._last_offline_runs(), self._syncs(),
-                                self.clock())
+                                self.clock(), self._board.state("feature_view", name, version))
         view = summary.definition
         entities = {e.name: e.definition for e in self.entities()}
         keys = tuple((k.name, k.type) for e in view.entities if e in entities
