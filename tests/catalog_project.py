@@ -15,10 +15,10 @@ from sqlalchemy import insert
 from sparkfs.config import load_config
 from sparkfs.definitions import definition_version
 from sparkfs.governance.lifecycle import ReviewBoard
+from sparkfs.pipeline.workspace import Workspace
 from sparkfs.quality.report import QualityReport, RuleResult
-from sparkfs.quality.store import QualityStore
+from sparkfs.registry.quality_results import QualityStore
 from sparkfs.registry.schema import sync_checkpoints
-from sparkfs.workspace import Workspace
 
 __all__ = ["approve", "open_catalog_project", "record_gate", "record_run", "record_sync",
            "version_of"]

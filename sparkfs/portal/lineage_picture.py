@@ -9,7 +9,7 @@ from sparkfs.errors import SparkfsError
 from sparkfs.portal.graphs import dot_to_svg
 
 if TYPE_CHECKING:
-    from sparkfs.workspace import Workspace
+    from sparkfs.pipeline.workspace import Workspace
 
 __all__ = ["lineage_svg"]
 

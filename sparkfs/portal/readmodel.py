@@ -29,7 +29,7 @@ from sparkfs.registry.training_sets import TrainingSetRecord, TrainingSetStore
 from sparkfs.registry.versions import diff_specs
 
 if TYPE_CHECKING:
-    from sparkfs.workspace import Workspace
+    from sparkfs.pipeline.workspace import Workspace
 
 __all__ = [
     "CatalogReader",
@@ -47,7 +47,7 @@ __all__ = [
 
 #: Jobs whose success means the offline table of a view was (re)written.
 OFFLINE_JOBS = ("materialize", "backfill")
-#: The batch-metrics pseudo-rule of :mod:`sparkfs.quality.store` (not a rule to chart).
+#: The batch-metrics pseudo-rule of :mod:`sparkfs.registry.quality_results` (not a rule to chart).
 _BATCH_RULE = "__batch__"
 
 

@@ -20,7 +20,7 @@ from sparkfs.registry.training_sets import TrainingSetRecord
 from sparkfs.report.checklist import Level, Subject, checklist, integrity_check, worst
 
 if TYPE_CHECKING:
-    from sparkfs.workspace import Workspace
+    from sparkfs.pipeline.workspace import Workspace
 
 __all__ = ["GovernanceReport", "build_report"]
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
+from sparkfs.pipeline.workspace import Workspace
 from sparkfs.registry.training_sets import TrainingSetStore
 from sparkfs.report.build import GovernanceReport, build_report
 from sparkfs.report.checklist import Check
-from sparkfs.workspace import Workspace
 from tests.catalog_project import (
     approve,
     open_catalog_project,

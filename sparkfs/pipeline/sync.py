@@ -9,18 +9,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sparkfs.definitions.schema import ViewSchema
 from sparkfs.errors import ValidationError
-from sparkfs.offline.conform import CREATED_AT, EVENT_DATE, EVENT_TIMESTAMP, INGESTED_AT
-from sparkfs.offline.materialize import offline_table
+from sparkfs.offline.conform import CREATED_AT
 from sparkfs.online.sync import SyncResult, sync_feature_view
 from sparkfs.online.topology import OnlineTarget, make_client
 from sparkfs.online.view import Field, OnlineView
+from sparkfs.pipeline.materialize import offline_table
+from sparkfs.pipeline.runs import recorded_run
 from sparkfs.registry.checkpoints import SqlCheckpointStore
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from sparkfs.workspace import Workspace
+    from sparkfs.pipeline.workspace import Workspace
 
 __all__ = ["online_target", "online_view", "retire_views", "sync_online"]
 
@@ -40,15 +42,14 @@ def online_view(spark: SparkSession, workspace: Workspace, name: str) -> tuple[O
     table = offline_table(workspace, view)
     if not table.exists(spark):
         raise ValidationError(f"feature view {name!r} has no offline table yet; run `sparkfs materialize {name}` first")
-    keys = [k.name for k in workspace.repository.join_keys(view)]
-    schema = {f.name: f.dataType.simpleString() for f in table.read(spark).schema.fields}
-    skip = {*keys, EVENT_TIMESTAMP, INGESTED_AT, EVENT_DATE, CREATED_AT}
+    types = {f.name: f.dataType.simpleString() for f in table.read(spark).schema.fields}
+    schema = ViewSchema.of(view, workspace.repository.join_keys(view), types)
     return OnlineView(
         name=name, version=version,
-        keys=tuple(Field(k, schema[k]) for k in keys),
-        features=tuple(Field(c, t) for c, t in schema.items() if c not in skip),
+        keys=tuple(Field(c.name, c.type) for c in schema.keys),
+        features=tuple(Field(n, t) for n, t in schema.online_features()),
         ttl=view.ttl, availability_delay=view.availability_delay,
-        created=CREATED_AT in schema, availability=view.availability,
+        created=CREATED_AT in types, availability=view.availability,
     ), table.path
 
 
@@ -68,17 +69,12 @@ def sync_online(
     for name in targets:
         view, path = online_view(spark, workspace, name)
         checkpoints.will_write_features(name, [(f.name, f.dtype) for f in view.features])
-        run_id = workspace.runs.start("sync", user=workspace.user, feature_view=name, version=view.version,
-                                      namespace=workspace.namespace, spark_app_id=spark.sparkContext.applicationId)
-        try:
+        with recorded_run(workspace, "sync", spark=spark, feature_view=name, version=view.version) as run:
             result = sync_feature_view(spark, table_path=path, view=view, online=online_target(workspace),
                                        checkpoints=checkpoints, full=full, wait_s=wait_s)
-        except BaseException as exc:
-            workspace.runs.finish(run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:4000])
-            raise
-        workspace.runs.finish(run_id, status="succeeded", rows_in=result.rows_sent, rows_out=result.entities_written,
-                              input_versions={path: result.to_delta_version},
-                              details={"mode": result.mode, "reason": result.reason, "generation": result.generation})
+            run.rows_in, run.rows_out = result.rows_sent, result.entities_written
+            run.input_versions = {path: result.to_delta_version}
+            run.details = {"mode": result.mode, "reason": result.reason, "generation": result.generation}
         results.append(result)
     if not names:
         retire_views(workspace)

@@ -1,30 +1,117 @@
-"""Write a training set and record it; rebuild a recorded one identically."""
+"""Training sets: point-in-time joins over pinned Delta versions, recorded for reproduction.
+
+:func:`build_training_set` resolves the requested features to feature views, pins every
+feature table to one Delta version (:func:`sparkfs.training.inputs.pinned_version`) and joins
+with :func:`sparkfs.training.pit_join.point_in_time_join`. The result carries what it read,
+so :func:`reproduce_training_set` can rebuild a recorded one row for row later, even after the
+tables were backfilled or the definitions changed; :func:`write_training_set` writes and
+records one.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sparkfs.definitions import FeatureView
+from sparkfs.definitions import FeatureView, definition_version
 from sparkfs.definitions.loader import FeatureRef
+from sparkfs.definitions.schema import ViewSchema
 from sparkfs.errors import ValidationError
-from sparkfs.outputs import check_output, protected_locations
+from sparkfs.pipeline.materialize import offline_table
+from sparkfs.pipeline.outputs import check_output, protected_locations
 from sparkfs.registry.outputs import OutputStore
 from sparkfs.registry.training_sets import TrainingSetRecord, TrainingSetStore
-from sparkfs.training.training_set import (
+from sparkfs.training.feature_source import FeatureSource
+from sparkfs.training.inputs import (
     AsOf,
-    build_training_set,
+    pinned_version,
     read_spine,
+    readable_version,
     spine_with_timestamp,
 )
+from sparkfs.training.pit_join import point_in_time_join, validate_spine
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from sparkfs.workspace import Workspace
+    from sparkfs.pipeline.workspace import Workspace
 
-__all__ = ["reproduce_training_set", "resolve_refs", "write_training_set"]
+__all__ = [
+    "TrainingSet", "build_training_set", "reproduce_training_set", "resolve_refs", "write_training_set",
+]
 
 FORMATS = ("delta", "parquet")
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    df: DataFrame
+    features: list[str]                  # view:feature, in output order
+    table_versions: dict[str, int]       # feature view -> Delta version read
+    definition_versions: dict[str, str]  # feature view -> definition version used
+    keys: dict[str, list[str]]           # feature view -> its join key columns
+
+
+
+def _group(refs: list[FeatureRef]) -> dict[str, list[FeatureRef]]:
+    grouped: dict[str, list[FeatureRef]] = {}
+    for ref in refs:
+        grouped.setdefault(ref.view, []).append(ref)
+    return grouped
+
+
+def build_training_set(
+    spark: SparkSession,
+    workspace: Workspace,
+    spine: DataFrame,
+    *,
+    refs: list[FeatureRef],
+    as_of: AsOf = None,
+    views: dict[str, FeatureView] | None = None,
+    keys: Mapping[str, Sequence[str]] | None = None,
+    timestamp_column: str = "event_timestamp",
+    include_timestamps: bool = False,
+) -> TrainingSet:
+    """Join ``refs`` onto ``spine`` point-in-time correctly; see the module docstring.
+
+    ``views`` and ``keys`` override the repository's definitions and their join keys
+    (reproduction uses the recorded ones).
+    """
+    if not refs:
+        raise ValidationError("request at least one feature (features=[...] or feature_service=...)")
+    sources, table_versions, definition_versions, view_keys = [], {}, {}, {}
+    for view_name, view_refs in _group(refs).items():
+        view = (views or {}).get(view_name) or workspace.repository.feature_view(view_name)
+        table = offline_table(workspace, view)
+        version = pinned_version(spark, table, view_name, as_of)
+        df = readable_version(spark, table, view_name, version)
+        recorded = (keys or {}).get(view_name)
+        names = tuple(recorded) if recorded is not None else tuple(
+            ViewSchema.of(view, workspace.repository.join_keys(view)).key_names if views is None
+            else _keys_from_table(df))
+        sources.append(FeatureSource(
+            name=view_name, df=df, keys=names,
+            features=tuple(r.feature for r in view_refs),
+            output_names=tuple(r.column for r in view_refs),
+            ttl=view.ttl, availability_delay=view.availability_delay,
+            timestamp_output=f"{view_name}__event_timestamp" if include_timestamps else None,
+            created=view.created_timestamp_column is not None, availability=view.availability,
+        ))
+        table_versions[view_name] = version
+        definition_versions[view_name] = definition_version(view)
+        view_keys[view_name] = list(names)
+    validate_spine(spine, sources, timestamp_column)
+    joined = point_in_time_join(spine, sources, timestamp_column=timestamp_column)
+    return TrainingSet(joined, [r.qualified for r in refs], table_versions, definition_versions, view_keys)
+
+
+def _keys_from_table(df: DataFrame) -> list[str]:
+    """Join keys of a training set recorded before its keys were: the stored columns before
+    ``event_timestamp`` (the offline table's layout, :meth:`ViewSchema.declared_columns`)."""
+    names = df.columns
+    return names[: names.index("event_timestamp")]
+
 
 
 def resolve_refs(workspace: Workspace, features: list[str] | None, feature_service: str | None) -> list[FeatureRef]:
@@ -51,7 +138,7 @@ def resolve_refs(workspace: Workspace, features: list[str] | None, feature_servi
     refs = workspace.repository.resolve(features)
     if workspace.namespace == "production":
         from sparkfs.definitions import definition_version
-        from sparkfs.governance_hook import require_approved
+        from sparkfs.governance.enforcement import require_approved
 
         for name in dict.fromkeys(r.view for r in refs):
             view = workspace.repository.feature_view(name)
@@ -62,7 +149,7 @@ def resolve_refs(workspace: Workspace, features: list[str] | None, feature_servi
 def _check_out(spark: SparkSession, workspace: Workspace, out: str, spine: str, fmt: str,
                overwrite: bool) -> None:
     """Before any work: ``out`` is a new path, or a training set sparkfs wrote (or --overwrite),
-    and never the store, a view's source or the spine (see :mod:`sparkfs.outputs`)."""
+    and never the store, a view's source or the spine (see :mod:`sparkfs.pipeline.outputs`)."""
     if fmt not in FORMATS:
         raise ValidationError(f"--format {fmt!r}: use delta or parquet")
     protected = protected_locations(workspace.config, workspace.repository, reading=[spine])
@@ -105,7 +192,7 @@ def write_training_set(
         user=workspace.user, spine=spine_path, out=out, format=fmt, features=ts.features,
         feature_service=feature_service, table_versions=ts.table_versions,
         definition_versions=ts.definition_versions,
-        options={"spine": spine_info, "timestamp_column": timestamp_column,
+        options={"spine": spine_info, "timestamp_column": timestamp_column, "keys": ts.keys,
                  "include_timestamps": include_timestamps, "namespace": workspace.namespace},
     )
     OutputStore(workspace.engine).record(out, "training_set", workspace.user, record.id)
@@ -132,7 +219,7 @@ def rebuild(spark: SparkSession, workspace: Workspace, record: TrainingSetRecord
     refs = [FeatureRef(*ref.split(":", 1)) for ref in record.features]
     ts = build_training_set(
         spark, workspace, spine, refs=refs, as_of=dict(record.table_versions),
-        views=_recorded_views(workspace, record), timestamp_column=timestamp_column,
+        views=_recorded_views(workspace, record), keys=options.get("keys"), timestamp_column=timestamp_column,
         include_timestamps=bool(options.get("include_timestamps")),
     )
     return ts.df
