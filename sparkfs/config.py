@@ -28,8 +28,10 @@ __all__ = [
     "CatalogConfig",
     "FreshnessSla",
     "GovernanceConfig",
+    "LineageConfig",
     "OfflineConfig",
     "OnlineConfig",
+    "OpenLineageConfig",
     "RedisClusterConfig",
     "RedisConfig",
     "RegistryConfig",
@@ -144,6 +146,46 @@ class CatalogConfig(_Model):
             offline_max_age=self.offline_max_age, online_max_age=self.online_max_age)
 
 
+class ConsoleTransportConfig(_Model):
+    """Events logged by the client (logger ``openlineage.client.transport.console``, INFO)."""
+
+    type: Literal["console"]
+
+
+class FileTransportConfig(_Model):
+    """One JSON event per line appended to ``path`` (relative to the config file)."""
+
+    type: Literal["file"]
+    path: str
+    append: bool = True
+
+
+class HttpTransportConfig(_Model):
+    """POST to an OpenLineage endpoint (e.g. Marquez at ``http://host:5000``)."""
+
+    type: Literal["http"]
+    url: str
+    endpoint: str = "api/v1/lineage"
+    timeout_s: float = Field(default=5.0, gt=0)
+    retries: int = Field(default=1, ge=0, description="retries of a failed POST (0: none)")
+    api_key: str | None = Field(default=None, description="sent as a Bearer token; use ${VAR}")
+
+
+OpenLineageTransportConfig = Annotated[
+    ConsoleTransportConfig | FileTransportConfig | HttpTransportConfig, Field(discriminator="type")]
+
+
+class OpenLineageConfig(_Model):
+    namespace: str = Field(default="sparkfs", min_length=1, description="the OpenLineage job namespace")
+    transport: OpenLineageTransportConfig
+
+
+class LineageConfig(_Model):
+    """Lineage is always recorded in the registry; ``openlineage`` (off by default) exports it."""
+
+    openlineage: OpenLineageConfig | None = None
+
+
 class SparkfsConfig(_Model):
     project: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")
     data_dir: str = "../.sparkfs/data"
@@ -155,6 +197,7 @@ class SparkfsConfig(_Model):
     spark: SparkConfig = Field(default_factory=SparkConfig)
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
     catalog: CatalogConfig = Field(default_factory=CatalogConfig)
+    lineage: LineageConfig = Field(default_factory=LineageConfig)
     config_path: str = Field(default="", description="set by load_config; not read from the file")
 
     @model_validator(mode="after")
@@ -294,5 +337,15 @@ def load_config(path: str | Path | None = None) -> SparkfsConfig:
                 }
             ),
             "registry": RegistryConfig(url=_resolve_registry_url(base, cfg.registry.url)),
+            "lineage": _resolve_lineage(base, cfg.lineage),
         }
     )
+
+
+def _resolve_lineage(base: Path, lineage: LineageConfig) -> LineageConfig:
+    """A file transport's relative path resolves against the config file's directory."""
+    ol = lineage.openlineage
+    if ol is None or not isinstance(ol.transport, FileTransportConfig):
+        return lineage
+    transport = ol.transport.model_copy(update={"path": _resolve(base, ol.transport.path)})
+    return lineage.model_copy(update={"openlineage": ol.model_copy(update={"transport": transport})})

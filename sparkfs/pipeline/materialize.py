@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 
 from sparkfs.definitions import FeatureView
 from sparkfs.definitions.schema import ViewSchema
+from sparkfs.delta_log import latest_version
 from sparkfs.errors import ValidationError
 from sparkfs.offline.conform import (
     EVENT_TIMESTAMP,
@@ -31,6 +32,7 @@ from sparkfs.offline.conform import (
 )
 from sparkfs.offline.source import SourceRead, apply_transformation, read_source, source_error
 from sparkfs.offline.table import OfflineTable, schema_fingerprint
+from sparkfs.pipeline.lineage import note_quality, note_source, note_table_written, note_window
 from sparkfs.pipeline.quality import quality_gate
 from sparkfs.pipeline.runs import recorded_run
 from sparkfs.quality.constraints import sync_constraints
@@ -141,6 +143,9 @@ def materialize(
         run_id = run.run_id
         try:
             source = read_source(spark, view, workspace.config.data_dir)
+            note_source(run, spark, workspace, view, source)
+            note_window(run, run_start or incremental_since, run_end,
+                        "range" if run_start else "incremental" if incremental_since else "full")
             batch, scoped, time_column = _batch(spark, workspace, view, source, run_start or incremental_since, run_end)
             stats = _first_pass(spark, view, source, scoped.agg(
                 F.count(F.lit(1)).alias("n"), F.max(F.col(time_column)).alias("newest")))
@@ -171,13 +176,16 @@ def materialize(
                     "every" if view.availability == "created" else "latest"
                 out_version = table.upsert(spark, batch, keys, ingested_at=now, metadata=metadata, created=created)
             rows_out = _rows_from_history(spark, table, out_version)
+            note_table_written(run, view, table.path, out_version, batch.schema)
             if table.properties(spark).get("sparkfs.definition_version") != version:
                 table.set_properties(spark, {"sparkfs.definition_version": version})
+                note_table_written(run, view, table.path, latest_version(spark, table.path), batch.schema)
             if start is None:
                 _advance_watermark(progress, view, version, workspace.namespace, newest, source)
         finally:
             if cached is not None:
                 cached.unpersist()
+            note_quality(run, workspace)
         run.rows_in, run.rows_out = rows_in, rows_out
         run.input_versions, run.output_version = {source.location: source.delta_version}, out_version
     assert run.record is not None

@@ -49,6 +49,14 @@ WHEN EXISTS (SELECT 1 FROM definition_versions WHERE id = NEW.id
 BEGIN SELECT RAISE(ABORT, 'definition_versions is append-only: a version is never replaced'); END
 """
 
+# Lineage rows are written once; an insert that would replace one (REPLACE) is refused.
+_SQLITE_LINEAGE_TRIGGER = """
+CREATE TRIGGER IF NOT EXISTS {table}_no_replace
+BEFORE INSERT ON {table}
+WHEN EXISTS (SELECT 1 FROM {table} WHERE {key} = NEW.{key})
+BEGIN SELECT RAISE(ABORT, '{table} is append-only: lineage is never replaced'); END
+"""
+
 _SQLITE_HEADS_TRIGGER = """
 CREATE TRIGGER IF NOT EXISTS definition_heads_no_DELETE
 BEFORE DELETE ON definition_heads
@@ -99,6 +107,8 @@ def _install_append_only(engine: Engine) -> None:
             for table in CHAINED_TABLES:
                 conn.execute(text(_SQLITE_CHAIN_TRIGGER.format(table=table, genesis=GENESIS)))
             conn.execute(text(_SQLITE_VERSIONS_TRIGGER))
+            for table, key in (("lineage_runs", "run_id"), ("lineage_datasets", "id")):
+                conn.execute(text(_SQLITE_LINEAGE_TRIGGER.format(table=table, key=key)))
             conn.execute(text(_SQLITE_HEADS_TRIGGER))
         elif engine.dialect.name == "postgresql":
             _install_pg(conn)
