@@ -7,6 +7,7 @@ from the server (and the static report, which uses the same templates, nothing a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -18,6 +19,7 @@ from markupsafe import Markup
 
 from sparkfs.durations import format_duration
 from sparkfs.portal.charts import quality_chart_svg
+from sparkfs.portal.lineage_view import FeatureLineage
 from sparkfs.portal.readmodel import ViewDetail
 from sparkfs.portal.search import KINDS, SearchPage
 
@@ -93,9 +95,9 @@ def render_search(page: SearchPage, *, project: str, user: str) -> str:
 
 def render_view(detail: ViewDetail, *, project: str, lineage_svg: str | None,
                 lineage_note: str, offline_sla: timedelta, online_sla: timedelta,
-                server: str) -> str:
+                server: str, columns: Mapping[str, FeatureLineage]) -> str:
     return render("feature_view.html", d=detail, v=detail.summary, project=project,
                   quality_svg=Markup(quality_chart_svg(detail.quality)),
                   lineage_svg=Markup(lineage_svg) if lineage_svg else None,
                   lineage_note=lineage_note, offline_sla=offline_sla, online_sla=online_sla,
-                  server=server)
+                  server=server, columns=columns)

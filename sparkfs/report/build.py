@@ -10,10 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sparkfs.clock import Clock, utc_now
 from sparkfs.errors import TamperedRegistryError
+from sparkfs.portal.lineage_view import (
+    FeatureLineage,
+    LineagePicture,
+    feature_lineage,
+    full_picture,
+)
 from sparkfs.portal.readmodel import CatalogReader, QualityPoint, ServiceSummary, ViewSummary
 from sparkfs.registry.integrity import IntegrityReport, verify_registry
 from sparkfs.registry.training_sets import TrainingSetRecord
@@ -37,6 +43,11 @@ class GovernanceReport:
     quality: dict[str, tuple[QualityPoint, ...]] = field(default_factory=dict)
     #: why part of the registry was not read (a registry failing verification), else ""
     refused: str = ""
+    #: the lineage report: the whole graph (as data and as a picture) and per feature its
+    #: column lineage and the training sets that read it
+    lineage_graph: dict[str, Any] = field(default_factory=dict)
+    lineage_picture: LineagePicture | None = None
+    features: tuple[FeatureLineage, ...] = ()
 
     @property
     def level(self) -> Level:
@@ -59,11 +70,15 @@ def build_report(workspace: Workspace, clock: Clock = utc_now) -> GovernanceRepo
     try:
         subjects = checklist(reader, config, integrity)
         views = tuple(reader.views())
+        training_sets = tuple(reader.training_sets())
+        graph, picture = full_picture(workspace)
         return GovernanceReport(
             project=workspace.config.project, generated_at=now, integrity=integrity,
             subjects=tuple(subjects), views=views, services=tuple(reader.services()),
-            training_sets=tuple(reader.training_sets()),
-            quality={v.name: reader.quality(v.name) for v in views})
+            training_sets=training_sets,
+            quality={v.name: reader.quality(v.name) for v in views},
+            lineage_graph=graph.to_dict(), lineage_picture=picture,
+            features=tuple(feature_lineage(workspace, graph, training_sets)))
     except TamperedRegistryError as exc:
 
         return GovernanceReport(

@@ -57,6 +57,13 @@ def to_json(report: GovernanceReport) -> dict[str, Any]:
              "table_versions": t.table_versions, "definition_versions": t.definition_versions,
              "reproduce": f"sparkfs training-set reproduce {t.id} --out DIR"}
             for t in report.training_sets],
+        "lineage": {
+            "graph": report.lineage_graph,
+            "features": [
+                {"feature": f.ref, "how": f.how, "sources": [list(s) for s in f.sources],
+                 "detail": f.detail, "recorded": f.recorded,
+                 "training_sets": [{"id": i, "feature_service": svc} for i, svc in f.training_sets]}
+                for f in report.features]},
     }
 
 
@@ -97,6 +104,18 @@ def to_markdown(report: GovernanceReport) -> str:
                          f"{fmt_time(f.last_synced) if v.definition.online else 'offline only'} | "
                          f"{fmt_age(f.lag) if f.lag is not None else '—'} |")
         lines.append("")
+    if report.features:
+        picture = report.lineage_picture
+        lines += ["## Lineage", "",
+                  f"The whole graph: {picture.note if picture else 'not drawn'} (the picture is in "
+                  "report.html, the graph as data in report.json).", "",
+                  "| feature | column lineage | read by training sets (model) |", "| --- | --- | --- |"]
+        for item in report.features:
+            sources = ", ".join(f"{src}.{col}" for src, col in item.sources) or "—"
+            used = ", ".join(f"{i} ({svc or 'no service'})" for i, svc in item.training_sets) or "—"
+            lines.append(f"| {_md(item.ref)} | {item.how} of {_md(sources)}"
+                         f"{' — ' + _md(item.detail) if item.detail else ''} | {_md(used)} |")
+        lines.append("")
     if report.training_sets:
         lines += ["## Training sets", "", "| id | feature service | reproduce |", "| --- | --- | --- |"]
         lines += [f"| {t.id} | {t.feature_service or '—'} | "
@@ -109,8 +128,10 @@ def to_html(report: GovernanceReport) -> str:
     """One HTML file: styles and pictures (SVG) inline, no link to anything."""
     charts = {name: Markup(quality_chart_svg(points))  # our SVG; every text in it is escaped
               for name, points in report.quality.items()}
+    picture = report.lineage_picture
+    lineage_svg = Markup(picture.svg) if picture and picture.svg else None  # Graphviz's SVG
     return render("report.html", r=report, project=report.project, counts=report.counts(),
-                  charts=charts, static=True)
+                  charts=charts, static=True, lineage_svg=lineage_svg)
 
 
 def write_report(report: GovernanceReport, out_dir: str | Path,

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from sparkfs.errors import AuthError, NotFoundError
 from sparkfs.portal import pages
-from sparkfs.portal.lineage_picture import lineage_svg
+from sparkfs.portal.lineage_view import feature_lineage, view_picture
 from sparkfs.portal.readmodel import CatalogReader
 from sparkfs.portal.search import KINDS, Kind, SearchQuery, search
 from sparkfs.serving.api.deps import RuntimeDep
@@ -83,11 +83,13 @@ def view_page(name: str, request: Request, runtime: RuntimeDep) -> Response:
         return refused.response
     except NotFoundError as exc:
         return _error(runtime, 404, "not found", str(exc))
-    svg, note = lineage_svg(runtime.workspace, name)
+    graph, picture = view_picture(runtime.workspace, name)
+    columns = {c.ref.split(":", 1)[1]: c for c in feature_lineage(
+        runtime.workspace, graph, detail.training_sets, view=name)}
     sla = runtime.settings.catalog.sla(name)
     serving = runtime.settings.serving
     return HTMLResponse(pages.render_view(
-        detail, project=runtime.settings.project, lineage_svg=svg, lineage_note=note,
+        detail, project=runtime.settings.project, lineage_svg=picture.svg, lineage_note=picture.note, columns=columns,
         offline_sla=sla.offline_max_age, online_sla=sla.online_max_age,
         server=f"http://{serving.host}:{serving.port}"))
 
