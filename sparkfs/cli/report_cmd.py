@@ -30,6 +30,7 @@ def report_cmd(state: CliContext, out_dir: Path | None, formats: tuple[str, ...]
     the same checklist. A registry failing `sparkfs audit verify` is flagged as a failure.
     """
     from sparkfs.report.build import build_report
+    from sparkfs.report.checklist import LEVELS
     from sparkfs.report.writers import FORMATS, write_report
 
     report = build_report(state.workspace())
@@ -45,5 +46,5 @@ def report_cmd(state: CliContext, out_dir: Path | None, formats: tuple[str, ...]
                 click.echo(f"  FAIL {subject.kind} {subject.name}: {check.item}: {check.reason}")
     for fmt, path in written.items():
         click.echo(f"  {fmt:<4} {path}")
-    if fail_on != "never" and _FAIL_ON.index(report.level) >= _FAIL_ON.index(fail_on):
+    if fail_on != "never" and LEVELS.index(report.level) >= LEVELS.index(fail_on):
         raise SystemExit(1)
