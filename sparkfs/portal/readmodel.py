@@ -352,7 +352,7 @@ def _feature_rows(view: FeatureView) -> tuple[FeatureRow, ...]:
                 label = format_duration(window)
                 what = f"{agg.function}({agg.column or '*'}) over {label}"
                 rows.append(FeatureRow(f"{agg.name}_{label}", what,
-                                       agg.description or what, {}))
+                                       agg.description, {}))
     return tuple(rows)
 
 
