@@ -20,7 +20,7 @@ from sqlalchemy import and_, select
 from sparkfs.config import CatalogConfig
 from sparkfs.durations import format_duration
 from sparkfs.errors import NotFoundError, SparkfsError
-from sparkfs.governance.lifecycle import ReviewBoard
+from sparkfs.governance.lifecycle import ReviewBoard, ReviewState
 from sparkfs.portal.pages import fmt_age
 from sparkfs.portal.readmodel import (
     OFFLINE_JOBS,
@@ -101,9 +101,8 @@ def _pii(view: ViewSummary) -> Check:
     return Check("PII tagged", "pass", "declared not PII")
 
 
-def _approved_by_other(board: ReviewBoard, kind: str, name: str, version: str,
-                       governance_on: bool) -> Check:
-    state = board.state(kind, name, version)
+def _approved_by_other(state: ReviewState, governance_on: bool) -> Check:
+    name, version = state.name, state.version
     others = [u for u in state.approvals if u != state.author]
     if state.state == "approved" and others:
         return Check("approved by someone else", "pass",
@@ -180,7 +179,8 @@ def _served_approved(board: ReviewBoard, view: ViewSummary) -> Check:
         return Check("nothing unapproved served", "pass", "nothing in the online store")
     state: str
     try:
-        state = board.state("feature_view", view.name, served).state
+        state = (view.review.state if served == view.version
+                 else board.state("feature_view", view.name, served).state)
     except NotFoundError:
         state = "not in the registry"
     if state != "approved":
@@ -189,14 +189,13 @@ def _served_approved(board: ReviewBoard, view: ViewSummary) -> Check:
     return Check("nothing unapproved served", "pass", f"serves approved version {served}")
 
 
-def _views_approved(board: ReviewBoard, service: ServiceSummary,
-                    views: dict[str, ViewSummary]) -> Check:
+def _views_approved(service: ServiceSummary, views: dict[str, ViewSummary]) -> Check:
     bad = []
     for name in service.views:
         view = views.get(name)
         if view is None:
             bad.append(f"{name} (not applied)")
-        elif board.state("feature_view", name, view.version).state != "approved":
+        elif view.review.state != "approved":
             bad.append(f"{name} ({view.review.state})")
     if bad:
         return Check("nothing unapproved served", "fail",
@@ -277,7 +276,7 @@ def checklist(reader: CatalogReader, config: CatalogConfig,
         subjects.append(Subject("feature_view", view.name, view.version, (
             _owner_description("feature view", view.owner, view.definition.description),
             _pii(view),
-            _approved_by_other(board, "feature_view", view.name, view.version, governance_on),
+            _approved_by_other(view.review, governance_on),
             _quality(reader, view),
             _ttl(view),
             _offline_fresh(view, sla.offline_max_age),
@@ -287,9 +286,8 @@ def checklist(reader: CatalogReader, config: CatalogConfig,
         d = service.definition
         subjects.append(Subject("feature_service", service.name, service.version, (
             _owner_description("feature service", d.owner, d.description),
-            _approved_by_other(board, "feature_service", service.name, service.version,
-                               governance_on),
-            _views_approved(board, service, views))))
+            _approved_by_other(service.review, governance_on),
+            _views_approved(service, views))))
     for record in reader.training_sets():
         subjects.append(Subject("training_set", record.id, record.feature_service or "",
                                 (_reproducible(reader, record),)))
