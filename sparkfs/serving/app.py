@@ -92,6 +92,7 @@ def create_app(settings: SparkfsConfig, *, workspace: Workspace | None = None,
     app.include_router(reviews.router)
     app.include_router(portal.router)
     app.add_exception_handler(SparkfsError, _sparkfs_error)
+    app.add_exception_handler(portal.PageRefused, portal.refused_page)  # HTML sign-in page
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.serving.max_request_bytes)

@@ -68,7 +68,7 @@ def test_search_open_a_view_and_its_lineage(browser: object, demo: Demo, demo_ur
     box = lineage.bounding_box()
     assert box is not None and box["width"] > 200 and box["height"] > 50
     assert page.locator("#lineage svg g.node").count() >= 5
-    assert "user_txn_aggs" in page.locator("#lineage svg").inner_text()
+    assert "user_txn_aggs" in (page.locator("#lineage svg").text_content() or "")
     lineage.screenshot(path=str(artifacts / "04-lineage-user_txn_aggs.png"))
     assert (artifacts / "04-lineage-user_txn_aggs.png").stat().st_size > 5_000
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from sparkfs.errors import AuthError, NotFoundError
@@ -19,10 +19,9 @@ from sparkfs.portal.lineage_view import feature_lineage, view_picture
 from sparkfs.portal.readmodel import CatalogReader
 from sparkfs.portal.search import KINDS, Kind, SearchQuery, search
 from sparkfs.serving.api.deps import RuntimeDep
-from sparkfs.serving.auth import Principal
 from sparkfs.serving.runtime import ServingRuntime
 
-__all__ = ["COOKIE", "router"]
+__all__ = ["COOKIE", "PageRefused", "refused_page", "router"]
 
 #: The cookie a browser signs in with (set by ``POST /catalog/login``, HttpOnly).
 COOKIE = "sparkfs_api_key"
@@ -37,29 +36,39 @@ def _error(runtime: ServingRuntime, status: int, title: str, message: str,
     return HTMLResponse(html, status_code=status)
 
 
-class _Refused(Exception):
-    def __init__(self, response: HTMLResponse) -> None:
-        self.response = response
+class PageRefused(Exception):
+    """A page request without a valid key: answered with the sign-in page (401) by
+    :func:`refused_page`, which the app factory registers."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
-def _principal(request: Request, runtime: ServingRuntime) -> Principal:
+async def refused_page(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageRefused)
+    return _error(request.app.state.sparkfs, 401, "sign in", exc.reason, login=True)
+
+
+async def get_reader(request: Request, runtime: RuntimeDep) -> CatalogReader:
+    """The catalog's read model, for a request that presented a valid key (if auth is on)."""
     headers = request.headers
     key = headers.get("x-api-key") or request.cookies.get(COOKIE)
     try:
-        return runtime.keys.authenticate(headers.get("authorization"), key)
+        runtime.keys.authenticate(headers.get("authorization"), key)
     except AuthError as exc:
-        raise _Refused(_error(runtime, 401, "sign in", str(exc), login=True)) from None
+        raise PageRefused(str(exc)) from None
+    return CatalogReader(runtime.workspace, clock=runtime.clock)
+
+
+ReaderDep = Annotated[CatalogReader, Depends(get_reader)]
 
 
 @router.get("", response_class=HTMLResponse)
-def search_page(request: Request, runtime: RuntimeDep, q: str = "", kind: str = "",
+def search_page(reader: ReaderDep, runtime: RuntimeDep, q: str = "", kind: str = "",
                 owner: str = "", tag: str = "", entity: str = "", state: str = "", pii: str = "",
                 freshness: str = "", page: Annotated[int, Query(ge=1)] = 1) -> Response:
     """Search and filter views, features, services and entities."""
-    try:
-        reader = _reader(request, runtime)
-    except _Refused as refused:
-        return refused.response
     chosen: Kind = next((k for k in KINDS if k == kind), "all")
     query = SearchQuery(q=q, kind=chosen, owner=owner, tag=tag, entity=entity, state=state,
                         pii=pii, freshness=freshness, page=page)
@@ -68,19 +77,11 @@ def search_page(request: Request, runtime: RuntimeDep, q: str = "", kind: str = 
                                             user=runtime.workspace.user))
 
 
-def _reader(request: Request, runtime: ServingRuntime) -> CatalogReader:
-    _principal(request, runtime)
-    return CatalogReader(runtime.workspace, clock=runtime.clock)
-
-
 @router.get("/feature-views/{name}", response_class=HTMLResponse)
-def view_page(name: str, request: Request, runtime: RuntimeDep) -> Response:
+def view_page(name: str, reader: ReaderDep, runtime: RuntimeDep) -> Response:
     """One feature view: definition, versions, reviews, runs, quality, freshness, lineage."""
     try:
-        reader = _reader(request, runtime)
         detail = reader.view(name)
-    except _Refused as refused:
-        return refused.response
     except NotFoundError as exc:
         return _error(runtime, 404, "not found", str(exc))
     graph, picture = view_picture(runtime.workspace, name)
@@ -95,12 +96,8 @@ def view_page(name: str, request: Request, runtime: RuntimeDep) -> Response:
 
 
 @router.get("/feature-services/{name}", response_class=HTMLResponse)
-def service_page(name: str, request: Request, runtime: RuntimeDep) -> Response:
+def service_page(name: str, reader: ReaderDep, runtime: RuntimeDep) -> Response:
     """One feature service: its features, versions, reviews and training sets."""
-    try:
-        reader = _reader(request, runtime)
-    except _Refused as refused:
-        return refused.response
     found = [s for s in reader.services() if s.name == name]
     if not found:
         return _error(runtime, 404, "not found", f"no applied feature service {name!r}; "
@@ -113,23 +110,17 @@ def service_page(name: str, request: Request, runtime: RuntimeDep) -> Response:
 
 
 @router.get("/training-sets", response_class=HTMLResponse)
-def training_sets_page(request: Request, runtime: RuntimeDep) -> Response:
+def training_sets_page(reader: ReaderDep, runtime: RuntimeDep) -> Response:
     """Every recorded training set, newest first."""
-    try:
-        reader = _reader(request, runtime)
-    except _Refused as refused:
-        return refused.response
     return HTMLResponse(pages.render("training_sets.html", project=runtime.settings.project,
                                      training_sets=reader.training_sets(limit=500)))
 
 
 @router.get("/training-sets/{training_set_id}", response_class=HTMLResponse)
-def training_set_page(training_set_id: str, request: Request, runtime: RuntimeDep) -> Response:
+def training_set_page(training_set_id: str, reader: ReaderDep, runtime: RuntimeDep) -> Response:
     """One training set: what it read and the command that rebuilds it."""
     try:
-        record = _reader(request, runtime).training_set(training_set_id)
-    except _Refused as refused:
-        return refused.response
+        record = reader.training_set(training_set_id)
     except NotFoundError as exc:
         return _error(runtime, 404, "not found", str(exc))
     return HTMLResponse(pages.render("training_set.html", project=runtime.settings.project,
