@@ -126,5 +126,5 @@ feature_views:
         page.fill("input[name=key]", "s3cret")
         page.click("button[type=submit]")
         page.wait_for_url(url + "/catalog")
-        assert page.locator("#results a", has_text="scores").count() == 1
+        assert page.locator("#results a").all_inner_texts() == ["scores", "scores:score", "user"]
         page.close()
