@@ -24,11 +24,11 @@ from sqlalchemy import select
 
 from sparkfs.definitions import Entity, FeatureService, FeatureView
 from sparkfs.definitions.schema import UNKNOWN, ViewSchema
+from sparkfs.echo import excerpt
 from sparkfs.errors import DefinitionError, NotFoundError, ValidationError
 from sparkfs.governance.enforcement import is_approved
 from sparkfs.online.view import Field, OnlineView
 from sparkfs.registry.schema import sync_checkpoints
-from sparkfs.serving.echo import excerpt
 
 if TYPE_CHECKING:
     from sparkfs.pipeline.workspace import Workspace
