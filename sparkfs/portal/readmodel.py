@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, select
 
 from sparkfs.clock import Clock, utc_now
 from sparkfs.definitions import Entity, FeatureService, FeatureView
@@ -268,13 +268,14 @@ class CatalogReader:
         windows = (tuple(format_duration(w) for w in view.aggregations.windows)
                    if view.aggregations is not None else ())
         return ViewDetail(
-            summary=summary, keys=keys, versions=self._versions("feature_view", name),
+            summary=summary, keys=keys, versions=self.versions("feature_view", name),
             reviews=self.reviews("feature_view", name),
             runs=tuple(self.workspace.runs.list(feature_view=name, limit=50)),
             quality=self.quality(name), services=services, training_sets=training,
             lookup_request=lookup_request(name, keys), windows=windows)
 
-    def _versions(self, kind: str, name: str) -> tuple[VersionEntry, ...]:
+    def versions(self, kind: str, name: str) -> tuple[VersionEntry, ...]:
+        """Every version of a definition, newest first, each with its diff from the one before."""
         history = self.workspace.definitions.history(kind, name)
         out = []
         previous: dict[str, Any] | None = None
@@ -285,10 +286,6 @@ class CatalogReader:
                                     record.created_by, record.current, state, diff))
             previous = record.spec
         return tuple(reversed(out))
-
-    def versions(self, kind: str, name: str) -> tuple[VersionEntry, ...]:
-        """Every version of a definition, newest first, each with its diff from the one before."""
-        return self._versions(kind, name)
 
     def reviews(self, kind: str, name: str) -> tuple[ReviewEntry, ...]:
         where = and_(reviews.c.kind == kind, reviews.c.name == name)
@@ -338,10 +335,6 @@ class CatalogReader:
         query = select(sync_checkpoints).where(sync_checkpoints.c.namespace == "production")
         with self.workspace.engine.connect() as conn:
             return {r.feature_view: r for r in conn.execute(query)}
-
-    def run_count(self) -> int:
-        with self.workspace.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(runs)).scalar_one())
 
 
 def _feature_rows(view: FeatureView) -> tuple[FeatureRow, ...]:
