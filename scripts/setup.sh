@@ -48,7 +48,7 @@ fi
 # A stamp named after pyproject.toml's hash tells whether this environment already has exactly
 # these dependencies; a changed pyproject.toml (a new or re-pinned dependency) reinstalls.
 STAMP="$($PY -c 'import sys; print(sys.prefix)')/.sparkfs-deps-$(sha256sum pyproject.toml | cut -c1-16)"
-if [ ! -f "$STAMP" ] || ! $PY -c "import sparkfs, pyspark, delta, chispa, hypothesis, duckdb, psycopg, jinja2, playwright" 2>/dev/null; then
+if [ ! -f "$STAMP" ] || ! $PY -c "import sparkfs, pyspark, delta, chispa, hypothesis, duckdb, psycopg, openlineage.client, jinja2, playwright" 2>/dev/null; then
   log "pip installing sparkfs[dev]"
   $PY -m pip install -q --disable-pip-version-check -e ".[dev]"
   touch "$STAMP" 2>/dev/null || true

@@ -250,5 +250,5 @@ def _expression_parts(expr: Any) -> tuple[set[str], list[int]]:
         classes.add(name)
         if name == "AttributeReference":
             refs.append(current.exprId().id())
-        stack.extend(_seq(current.children()))
+        stack.extend(reversed(_seq(current.children())))  # left to right, as written
     return classes, list(dict.fromkeys(refs))

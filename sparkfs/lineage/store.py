@@ -66,20 +66,22 @@ class LineageStore:
             if rows:
                 conn.execute(insert(lineage_datasets), rows)
 
-    def runs(self, *, namespace: str | None = None) -> list[LineageRun]:
-        """Every recorded run (of one namespace if given), oldest first, with its datasets."""
+    def runs(self, *, namespace: str | None = None, run_id: str | None = None) -> list[LineageRun]:
+        """Recorded runs (of one namespace, or the one run, if given), oldest first, with their
+        datasets."""
         query = select(lineage_runs).order_by(lineage_runs.c.ended_at, lineage_runs.c.run_id)
-        datasets = select(lineage_datasets).order_by(lineage_datasets.c.id)
         if namespace is not None:
             query = query.where(lineage_runs.c.namespace == namespace)
+        if run_id is not None:
+            query = query.where(lineage_runs.c.run_id == run_id)
+        datasets = select(lineage_datasets).where(lineage_datasets.c.run_id.in_(
+            query.with_only_columns(lineage_runs.c.run_id).order_by(None))).order_by(lineage_datasets.c.id)
         with self._engine.connect() as conn:
             heads = [dict(r._mapping) for r in conn.execute(query)]
-            wanted = {h["run_id"] for h in heads}
             io: dict[str, dict[str, list[DatasetRef]]] = {}
             for row in conn.execute(datasets):
-                if row.run_id in wanted:
-                    ref = DatasetRef(row.kind, row.name, row.version, row.facets or {})
-                    io.setdefault(row.run_id, {"input": [], "output": []})[row.role].append(ref)
+                ref = DatasetRef(row.kind, row.name, row.version, row.facets or {})
+                io.setdefault(row.run_id, {"input": [], "output": []})[row.role].append(ref)
         out = []
         for head in heads:
             sides = io.get(head["run_id"], {"input": [], "output": []})
@@ -90,4 +92,5 @@ class LineageStore:
         return out
 
     def run(self, run_id: str) -> LineageRun | None:
-        return next((r for r in self.runs() if r.run_id == run_id), None)
+        found = self.runs(run_id=run_id)
+        return found[0] if found else None
