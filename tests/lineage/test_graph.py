@@ -63,7 +63,7 @@ def test_lineage_tables_are_append_only(tmp_path: Path) -> None:
     store.record(**fields, lineage=lineage)  # type: ignore[arg-type]
     (run,) = store.runs()
     assert (run.inputs, run.outputs) == (tuple(lineage.inputs), tuple(lineage.outputs))
-    with pytest.raises(Exception, match="append-only|UNIQUE"):
+    with pytest.raises(Exception, match=r"append-only|UNIQUE"):
         store.record(**fields, lineage=lineage)  # type: ignore[arg-type]
     for statement in ("UPDATE lineage_runs SET status = 'failed'", "DELETE FROM lineage_runs",
                       "UPDATE lineage_datasets SET version = '9'", "DELETE FROM lineage_datasets",
