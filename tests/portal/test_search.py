@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -35,7 +36,7 @@ def features_yaml(n: int = N) -> str:
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, int]:
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     root = tmp_path_factory.mktemp("catalog500")
     ws = open_catalog_project(root, features_yaml(), extra="catalog: {page_size: 50}")
     approve(ws, "view_007")
@@ -43,7 +44,7 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, int]:
     record_sync(ws, "view_010")
     record_run(ws, "view_011")  # materialized, never synced: stale
     with serve(ws.config.config_path, root) as url:
-        yield url, N  # type: ignore[misc]
+        yield url, N
 
 
 def names(html: str) -> list[str]:
