@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,14 +19,19 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from sparkfs.durations import Duration
 from sparkfs.errors import ConfigError
 
 __all__ = [
     "ApiKeyConfig",
     "CacheConfig",
+    "CatalogConfig",
+    "FreshnessSla",
     "GovernanceConfig",
+    "LineageConfig",
     "OfflineConfig",
     "OnlineConfig",
+    "OpenLineageConfig",
     "RedisClusterConfig",
     "RedisConfig",
     "RegistryConfig",
@@ -117,6 +123,69 @@ class GovernanceConfig(_Model):
     approvers_by_tag: dict[str, list[str]] = Field(default_factory=dict)
 
 
+class FreshnessSla(_Model):
+    offline_max_age: Duration = timedelta(days=1)
+    online_max_age: Duration = timedelta(days=1)
+
+
+class CatalogConfig(_Model):
+    """The catalog pages (``/catalog``) and ``sparkfs report`` (docs/catalog.md)."""
+
+    page_size: int = Field(default=50, ge=1, le=500, description="rows per catalog search page")
+    #: a view's last successful materialization may be at most this old (freshness SLA)
+    offline_max_age: Duration = timedelta(days=1)
+    #: an online view's last sync may be at most this old, and trail the offline table by at most
+    #: this much (freshness SLA)
+    online_max_age: Duration = timedelta(days=1)
+    #: per feature view overrides: name -> {offline_max_age: ..., online_max_age: ...}
+    sla_overrides: dict[str, FreshnessSla] = Field(default_factory=dict)
+
+    def sla(self, view: str) -> FreshnessSla:
+        """The freshness SLA of one feature view (its override, else the defaults)."""
+        return self.sla_overrides.get(view) or FreshnessSla(
+            offline_max_age=self.offline_max_age, online_max_age=self.online_max_age)
+
+
+class ConsoleTransportConfig(_Model):
+    """Events logged by the client (logger ``openlineage.client.transport.console``, INFO)."""
+
+    type: Literal["console"]
+
+
+class FileTransportConfig(_Model):
+    """One JSON event per line appended to ``path`` (relative to the config file)."""
+
+    type: Literal["file"]
+    path: str
+    append: bool = True
+
+
+class HttpTransportConfig(_Model):
+    """POST to an OpenLineage endpoint (e.g. Marquez at ``http://host:5000``)."""
+
+    type: Literal["http"]
+    url: str
+    endpoint: str = "api/v1/lineage"
+    timeout_s: float = Field(default=5.0, gt=0)
+    retries: int = Field(default=1, ge=0, description="retries of a failed POST (0: none)")
+    api_key: str | None = Field(default=None, description="sent as a Bearer token; use ${VAR}")
+
+
+OpenLineageTransportConfig = Annotated[
+    ConsoleTransportConfig | FileTransportConfig | HttpTransportConfig, Field(discriminator="type")]
+
+
+class OpenLineageConfig(_Model):
+    namespace: str = Field(default="sparkfs", min_length=1, description="the OpenLineage job namespace")
+    transport: OpenLineageTransportConfig
+
+
+class LineageConfig(_Model):
+    """Lineage is always recorded in the registry; ``openlineage`` (off by default) exports it."""
+
+    openlineage: OpenLineageConfig | None = None
+
+
 class SparkfsConfig(_Model):
     project: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")
     data_dir: str = "../.sparkfs/data"
@@ -127,6 +196,8 @@ class SparkfsConfig(_Model):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     spark: SparkConfig = Field(default_factory=SparkConfig)
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
+    catalog: CatalogConfig = Field(default_factory=CatalogConfig)
+    lineage: LineageConfig = Field(default_factory=LineageConfig)
     config_path: str = Field(default="", description="set by load_config; not read from the file")
 
     @model_validator(mode="after")
@@ -266,5 +337,15 @@ def load_config(path: str | Path | None = None) -> SparkfsConfig:
                 }
             ),
             "registry": RegistryConfig(url=_resolve_registry_url(base, cfg.registry.url)),
+            "lineage": _resolve_lineage(base, cfg.lineage),
         }
     )
+
+
+def _resolve_lineage(base: Path, lineage: LineageConfig) -> LineageConfig:
+    """A file transport's relative path resolves against the config file's directory."""
+    ol = lineage.openlineage
+    if ol is None or not isinstance(ol.transport, FileTransportConfig):
+        return lineage
+    transport = ol.transport.model_copy(update={"path": _resolve(base, ol.transport.path)})
+    return lineage.model_copy(update={"openlineage": ol.model_copy(update={"transport": transport})})

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
     from sparkfs.config import SparkfsConfig
     from sparkfs.definitions import FeatureView
+    from sparkfs.lineage.graph import LineageGraph
+    from sparkfs.lineage.query import Direction
     from sparkfs.online.sync import SyncResult
     from sparkfs.pipeline.consistency import ViewConsistency
     from sparkfs.pipeline.materialize import BackfillResult
@@ -264,6 +266,13 @@ class FeatureStore:
         from sparkfs.pipeline.consistency import check_consistency
 
         return check_consistency(self.spark, self.workspace, feature_views, sample=sample, at=at)
+
+    def lineage(self, name: str, *, direction: Direction = "both", depth: int | None = None) -> LineageGraph:
+        """The lineage graph of a source, feature view, ``view:feature``, feature service,
+        training set id or run id (``sparkfs lineage``): see :func:`sparkfs.lineage.query.lineage`."""
+        from sparkfs.lineage.query import lineage
+
+        return lineage(self.workspace, name, direction=direction, depth=depth)
 
     def runs(self, feature_view: str | None = None, limit: int = 50) -> list[RunRecord]:
         """Recorded runs, newest first (``sparkfs runs``).

@@ -19,9 +19,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
               "sparkfs.echo", "sparkfs.config", "sparkfs.spark_conf", "sparkfs.jars", "sparkfs.session",
               "sparkfs.delta_log", "sparkfs.spark_errors", "sparkfs.definitions", "sparkfs.model_inputs")),
     ("engines", ("sparkfs.offline", "sparkfs.training", "sparkfs.online", "sparkfs.quality")),
-    ("registry", ("sparkfs.registry", "sparkfs.governance")),
+    ("registry", ("sparkfs.registry", "sparkfs.governance", "sparkfs.lineage")),
     ("pipeline", ("sparkfs.pipeline",)),
-    ("interfaces", ("sparkfs.store", "sparkfs.client", "sparkfs.serving", "sparkfs.scheduling", "sparkfs.demo", "sparkfs.cli")),
+    ("interfaces", ("sparkfs.store", "sparkfs.client", "sparkfs.serving", "sparkfs.scheduling", "sparkfs.demo", "sparkfs.cli",
+                    "sparkfs.portal", "sparkfs.report")),
 ]
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import functions as F
 
 from sparkfs.definitions import FeatureView
-from sparkfs.definitions.schema import ViewSchema
+from sparkfs.delta_log import latest_version
 from sparkfs.errors import ValidationError
 from sparkfs.offline.conform import (
     EVENT_TIMESTAMP,
@@ -30,9 +30,11 @@ from sparkfs.offline.conform import (
     conform_features,
 )
 from sparkfs.offline.source import SourceRead, apply_transformation, read_source, source_error
-from sparkfs.offline.table import OfflineTable, schema_fingerprint
+from sparkfs.offline.table import OfflineTable
+from sparkfs.pipeline.lineage import note_quality, note_source, note_table_written, note_window
 from sparkfs.pipeline.quality import quality_gate
 from sparkfs.pipeline.runs import recorded_run
+from sparkfs.pipeline.tables import offline_table
 from sparkfs.quality.constraints import sync_constraints
 from sparkfs.registry.progress import ProgressStore
 from sparkfs.registry.runs import RunRecord
@@ -62,16 +64,6 @@ class BackfillResult:
 
 def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-def stored_columns(workspace: Workspace, view: FeatureView) -> list[tuple[str, str]]:
-    """The declared stored columns of a view (:meth:`ViewSchema.declared_columns`)."""
-    return ViewSchema.of(view, workspace.repository.join_keys(view)).declared_columns()
-
-
-def offline_table(workspace: Workspace, view: FeatureView) -> OfflineTable:
-    return OfflineTable(view=view.name, root=workspace.offline_root,
-                        fingerprint=schema_fingerprint(stored_columns(workspace, view)))
 
 
 def _batch(
@@ -141,6 +133,9 @@ def materialize(
         run_id = run.run_id
         try:
             source = read_source(spark, view, workspace.config.data_dir)
+            note_source(run, spark, workspace, view, source)
+            note_window(run, run_start or incremental_since, run_end,
+                        "range" if run_start else "incremental" if incremental_since else "full")
             batch, scoped, time_column = _batch(spark, workspace, view, source, run_start or incremental_since, run_end)
             stats = _first_pass(spark, view, source, scoped.agg(
                 F.count(F.lit(1)).alias("n"), F.max(F.col(time_column)).alias("newest")))
@@ -171,13 +166,16 @@ def materialize(
                     "every" if view.availability == "created" else "latest"
                 out_version = table.upsert(spark, batch, keys, ingested_at=now, metadata=metadata, created=created)
             rows_out = _rows_from_history(spark, table, out_version)
+            note_table_written(run, view, table.path, out_version, batch.schema)
             if table.properties(spark).get("sparkfs.definition_version") != version:
                 table.set_properties(spark, {"sparkfs.definition_version": version})
+                note_table_written(run, view, table.path, latest_version(spark, table.path), batch.schema)
             if start is None:
                 _advance_watermark(progress, view, version, workspace.namespace, newest, source)
         finally:
             if cached is not None:
                 cached.unpersist()
+            note_quality(run, workspace)
         run.rows_in, run.rows_out = rows_in, rows_out
         run.input_versions, run.output_version = {source.location: source.delta_version}, out_version
     assert run.record is not None

@@ -17,20 +17,25 @@ Example::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from sparkfs.lineage.record import RunLineage
 from sparkfs.registry.runs import RunRecord
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from sparkfs.lineage.recorder import RunLineageRecorder
     from sparkfs.pipeline.workspace import Workspace
 
 __all__ = ["RunHandle", "recorded_run"]
+
+_log = logging.getLogger(__name__)
 
 #: The longest error text stored with a failed run.
 MAX_ERROR_CHARS = 4000
@@ -50,6 +55,9 @@ class RunHandle:
     error: str | None = None
     #: The finished run as the registry holds it (set when the block ends).
     record: RunRecord | None = None
+    #: What the run read and wrote (:mod:`sparkfs.pipeline.lineage` fills it in); stored in
+    #: the registry's lineage tables and exported as OpenLineage when the block ends.
+    lineage: RunLineage = field(default_factory=RunLineage)
 
 
 @contextmanager
@@ -83,16 +91,36 @@ def recorded_run(
         spark_app_id=spark.sparkContext.applicationId if spark is not None else None, details=details,
     )
     handle = RunHandle(run_id)
+    recorder = _lineage_recorder(workspace, handle, job, spark, feature_view, version, details or {})
     try:
         yield handle
     except BaseException as exc:
-        handle.record = workspace.runs.finish(
-            run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS],
-            details=handle.details or None,
-        )
+        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+        handle.record = workspace.runs.finish(run_id, status="failed", error=error, details=handle.details or None)
+        try:
+            recorder.finish(status="failed", error=error, ended_at=handle.record.ended_at)
+        except Exception:  # the run's own error is the one to raise
+            _log.exception("lineage of failed run %s not recorded", run_id)
         raise
     handle.record = workspace.runs.finish(
         run_id, status=handle.status, rows_in=handle.rows_in, rows_out=handle.rows_out,
         input_versions=handle.input_versions, output_version=handle.output_version,
         error=handle.error[:MAX_ERROR_CHARS] if handle.error else None, details=handle.details or None,
     )
+    recorder.finish(status=handle.status, error=handle.error, ended_at=handle.record.ended_at,
+                    rows_in=handle.rows_in, rows_out=handle.rows_out)
+
+
+def _lineage_recorder(workspace: Workspace, handle: RunHandle, job: str, spark: SparkSession | None,
+                      feature_view: str | None, version: str | None, details: dict[str, Any]) -> RunLineageRecorder:
+    """The run's lineage recorder, its definition noted and START emitted."""
+    from sparkfs.lineage.recorder import RunLineageRecorder
+
+    recorder = RunLineageRecorder(workspace, run_id=handle.run_id, job=job, feature_view=feature_view,
+                                  spark_app_id=spark.sparkContext.applicationId if spark is not None else None,
+                                  feature_service=details.get("feature_service"))
+    handle.lineage = recorder.lineage
+    if feature_view is not None and version is not None:
+        handle.lineage.uses("feature_view", feature_view, version)
+    recorder.start()
+    return recorder

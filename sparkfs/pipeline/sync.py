@@ -15,6 +15,7 @@ from sparkfs.offline.conform import CREATED_AT
 from sparkfs.online.sync import SyncResult, sync_feature_view
 from sparkfs.online.topology import OnlineTarget, make_client
 from sparkfs.online.view import Field, OnlineView
+from sparkfs.pipeline.lineage import note_sync
 from sparkfs.pipeline.materialize import offline_table
 from sparkfs.pipeline.runs import recorded_run
 from sparkfs.registry.checkpoints import SqlCheckpointStore
@@ -75,6 +76,7 @@ def sync_online(
             run.rows_in, run.rows_out = result.rows_sent, result.entities_written
             run.input_versions = {path: result.to_delta_version}
             run.details = {"mode": result.mode, "reason": result.reason, "generation": result.generation}
+            note_sync(run, view, path, result, online_target(workspace).namespace)
         results.append(result)
     if not names:
         retire_views(workspace)

@@ -18,8 +18,10 @@ from sparkfs.definitions import FeatureView, definition_version
 from sparkfs.definitions.loader import FeatureRef
 from sparkfs.definitions.schema import ViewSchema
 from sparkfs.errors import ValidationError
+from sparkfs.pipeline.lineage import note_training_set
 from sparkfs.pipeline.materialize import offline_table
 from sparkfs.pipeline.outputs import check_output, protected_locations
+from sparkfs.pipeline.runs import recorded_run
 from sparkfs.registry.outputs import OutputStore
 from sparkfs.registry.training_sets import TrainingSetRecord, TrainingSetStore
 from sparkfs.training.feature_source import FeatureSource
@@ -183,19 +185,23 @@ def write_training_set(
     """
     _check_out(spark, workspace, out, spine_path, fmt, overwrite)
     refs = resolve_refs(workspace, features, feature_service)
-    spine, spine_info = read_spine(spark, spine_path)
-    spine = spine_with_timestamp(spine, timestamp_column)
-    ts = build_training_set(spark, workspace, spine, refs=refs, as_of=as_of, timestamp_column=timestamp_column,
-                            include_timestamps=include_timestamps)
-    _save(ts.df, fmt, out)
-    record = TrainingSetStore(workspace.engine).record(
-        user=workspace.user, spine=spine_path, out=out, format=fmt, features=ts.features,
-        feature_service=feature_service, table_versions=ts.table_versions,
-        definition_versions=ts.definition_versions,
-        options={"spine": spine_info, "timestamp_column": timestamp_column, "keys": ts.keys,
-                 "include_timestamps": include_timestamps, "namespace": workspace.namespace},
-    )
-    OutputStore(workspace.engine).record(out, "training_set", workspace.user, record.id)
+    with recorded_run(workspace, "training_set", spark=spark,
+                      details={"out": out, "feature_service": feature_service}) as run:
+        spine, spine_info = read_spine(spark, spine_path)
+        spine = spine_with_timestamp(spine, timestamp_column)
+        ts = build_training_set(spark, workspace, spine, refs=refs, as_of=as_of, timestamp_column=timestamp_column,
+                                include_timestamps=include_timestamps)
+        _save(ts.df, fmt, out)
+        record = TrainingSetStore(workspace.engine).record(
+            user=workspace.user, spine=spine_path, out=out, format=fmt, features=ts.features,
+            feature_service=feature_service, table_versions=ts.table_versions,
+            definition_versions=ts.definition_versions,
+            options={"spine": spine_info, "timestamp_column": timestamp_column, "keys": ts.keys,
+                     "include_timestamps": include_timestamps, "namespace": workspace.namespace},
+        )
+        OutputStore(workspace.engine).record(out, "training_set", workspace.user, record.id)
+        run.input_versions, run.details = dict(record.table_versions), {"training_set": record.id, "out": out}
+        note_training_set(run, workspace, record, out=out, fmt=fmt, df=ts.df, spine_info=spine_info)
     return record
 
 
@@ -237,7 +243,12 @@ def reproduce_training_set(
     record = store.get(training_set_id)
     _check_out(spark, workspace, out, record.spine, fmt or record.format, overwrite)
     namespace = (record.options or {}).get("namespace", "production")
-    df = rebuild(spark, workspace.in_namespace(namespace), record)
-    _save(df, fmt or record.format, out)
-    OutputStore(workspace.engine).record(out, "training_set", workspace.user, record.id)
+    recorded = workspace.in_namespace(namespace)
+    with recorded_run(recorded, "reproduce", spark=spark, details={
+            "training_set": record.id, "out": out, "feature_service": record.feature_service}) as run:
+        df = rebuild(spark, recorded, record)
+        _save(df, fmt or record.format, out)
+        OutputStore(workspace.engine).record(out, "training_set", workspace.user, record.id)
+        run.input_versions = dict(record.table_versions)
+        note_training_set(run, recorded, record, out=out, fmt=fmt or record.format, df=df)
     return record

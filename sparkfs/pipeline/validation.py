@@ -36,6 +36,7 @@ def validate_range(spark: SparkSession, workspace: Workspace, view_name: str,
     """The quality report of the batch for [start, end) (the whole source without a range), or
     ``None`` when the view declares no expectations (nothing to check, no run recorded)."""
     from sparkfs.offline.source import read_source
+    from sparkfs.pipeline.lineage import note_quality, note_source, note_window
     from sparkfs.pipeline.materialize import _batch
     from sparkfs.pipeline.quality import check_batch
     from sparkfs.pipeline.runs import recorded_run
@@ -48,8 +49,11 @@ def validate_range(spark: SparkSession, workspace: Workspace, view_name: str,
     with recorded_run(workspace, "validate", spark=spark, feature_view=view.name, version=version,
                       range_start=start, range_end=end) as run:
         source = read_source(spark, view, workspace.config.data_dir)
+        note_source(run, spark, workspace, view, source, columns=False)
+        note_window(run, start, end, "range" if start else "full")
         batch, _, _ = _batch(spark, workspace, view, source, start, end)
         report = check_batch(workspace, view, version, batch, run.run_id)
+        note_quality(run, workspace)
         failed = ", ".join(r.label for r in report.blocking)
         run.rows_in = report.rows
         if failed:

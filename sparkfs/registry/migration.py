@@ -125,6 +125,8 @@ def _recognised(conn: Connection, tables: set[str]) -> str:
     def columns(table: str) -> set[str]:
         return {c["name"] for c in inspect(conn).get_columns(table)}
 
+    if "lineage_runs" in tables:
+        return "0005_lineage"
     if "row_hash" in columns("audit_log"):
         return "0004_hash_chains"
     if "written_outputs" in tables:

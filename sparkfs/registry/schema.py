@@ -28,6 +28,8 @@ __all__ = [
     "backfill_chunks",
     "definition_heads",
     "definition_versions",
+    "lineage_datasets",
+    "lineage_runs",
     "metadata",
     "quality_results",
     "reviews",
@@ -212,4 +214,36 @@ quality_results = Table(
     Column("at", DateTime(timezone=True), nullable=False),
 )
 
-APPEND_ONLY_TABLES = ("audit_log", "definition_versions", "reviews")
+#: Lineage of every finished run (:mod:`sparkfs.lineage.store`): who ran what code over which
+#: definitions. Append-only: a run's lineage is written once, when the run ends.
+lineage_runs = Table(
+    "lineage_runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("job", String(32), nullable=False),
+    Column("feature_view", String(128), nullable=True),
+    Column("namespace", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("user", String(128), nullable=False),
+    Column("spark_app_id", String(128), nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=False),
+    Column("definitions", JSON, nullable=False),  # {"feature_view:name": version, ...}
+    Column("code", JSON, nullable=False),  # sparkfs version, transformation hash, repo commit
+    Column("details", JSON, nullable=True),  # column lineage, quality gate, window, rows, error
+)
+
+#: What each run read (``role`` input) and wrote (output): one row per dataset and run.
+lineage_datasets = Table(
+    "lineage_datasets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False, index=True),
+    Column("role", String(8), nullable=False),  # input | output
+    Column("kind", String(32), nullable=False),  # source | offline_table | online_generation | training_set
+    Column("name", Text, nullable=False),  # path, table, namespace/view, training set id
+    Column("version", String(64), nullable=True),  # Delta version, generation
+    Column("facets", JSON, nullable=True),  # format, files (size, mtime), schema, path ...
+)
+
+APPEND_ONLY_TABLES = ("audit_log", "definition_versions", "reviews", "lineage_runs", "lineage_datasets")

@@ -33,9 +33,12 @@ FIRST = "0001_first_schema"
 TRIGGERS = {
     "sqlite": {"audit_log_no_UPDATE", "audit_log_no_DELETE", "reviews_no_UPDATE", "reviews_no_DELETE",
                "definition_versions_no_UPDATE", "definition_versions_no_DELETE", "audit_log_chain",
-               "reviews_chain", "definition_versions_no_replace", "definition_heads_no_DELETE"},
+               "reviews_chain", "definition_versions_no_replace", "definition_heads_no_DELETE",
+               "lineage_runs_no_UPDATE", "lineage_runs_no_DELETE", "lineage_runs_no_replace",
+               "lineage_datasets_no_UPDATE", "lineage_datasets_no_DELETE", "lineage_datasets_no_replace"},
     "postgresql": {"audit_log_append_only", "reviews_append_only", "definition_versions_append_only",
-                   "audit_log_chain", "reviews_chain", "definition_heads_no_delete"},
+                   "audit_log_chain", "reviews_chain", "definition_heads_no_delete",
+                   "lineage_runs_append_only", "lineage_datasets_append_only"},
 }
 
 
@@ -87,18 +90,19 @@ def test_a_registry_of_the_first_schema_is_upgraded_in_place(
         tmp_path: Path, registry_url: str, registry_backend: str, project: Project) -> None:
     registry_of_the_first_schema(tmp_path, registry_url)
     with pytest.raises(RegistryError, match=r"has schema revision 0001_first_schema \(recognised: no revision "
-                       r"recorded\), older than this sparkfs's 0004_hash_chains: run `sparkfs registry upgrade`"):
+                       r"recorded\), older than this sparkfs's 0005_lineage: run `sparkfs registry upgrade`"):
         open_engine(registry_url)
     listed = project.run("list")
     assert listed.returncode == 1 and "run `sparkfs registry upgrade`" in listed.stderr
     status = project.run("registry", "status")
-    assert status.returncode == 1 and "behind by 3 revision(s)" in status.stdout, status.stdout
+    assert status.returncode == 1 and "behind by 4 revision(s)" in status.stdout, status.stdout
 
     upgraded = project.run("registry", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     assert upgraded.stdout.splitlines() == [
         "applied 0002_checkpoint_features", "applied 0003_written_outputs", "applied 0004_hash_chains",
-        "registry upgraded from 0001_first_schema to 0004_hash_chains (sealed 7 audit_log row(s), "
+        "applied 0005_lineage",
+        "registry upgraded from 0001_first_schema to 0005_lineage (sealed 7 audit_log row(s), "
         "1 reviews row(s))"]
 
     engine = open_engine(registry_url)
@@ -108,7 +112,7 @@ def test_a_registry_of_the_first_schema_is_upgraded_in_place(
     assert [e.action for e in entries] == ["apply.add"] * 6 + ["review.request", "registry.upgrade"]
     assert entries[-1].user == "tester" and entries[-1].details == {
         "from": FIRST, "to": head_revision(), "sealed_rows": {"audit_log": 7, "reviews": 1},
-        "applied": ["0002_checkpoint_features", "0003_written_outputs", "0004_hash_chains"]}
+        "applied": ["0002_checkpoint_features", "0003_written_outputs", "0004_hash_chains", "0005_lineage"]}
     ws = Workspace.open(str(project.config), user="author")  # rows kept, and usable
     assert len(ws.definitions.heads()) == 6
     assert board(ws).state("feature_view", "user_txn_aggs").state == "in_review"
@@ -127,7 +131,7 @@ def test_a_registry_of_the_first_schema_is_upgraded_in_place(
         with pytest.raises(db.refused, match=message):
             db.execute(statement)
     again = project.run("registry", "upgrade")
-    assert again.returncode == 0 and again.stdout.strip() == "registry already at revision 0004_hash_chains: nothing to do"
+    assert again.returncode == 0 and again.stdout.strip() == "registry already at revision 0005_lineage: nothing to do"
     engine.dispose()
 
 
@@ -162,15 +166,15 @@ def test_a_registry_of_the_newest_shape_without_a_revision_opens_and_gets_one(re
 @pytest.mark.parametrize("recorded", [False, True])
 def test_a_registry_of_a_later_revision_is_upgraded_from_there(registry_url: str, recorded: bool) -> None:
     """A registry at 0003 (recorded, or recognised from its shape as sparkfs before revisions
-    left it: no version table) gets 0004 only."""
+    left it: no version table) gets 0004 and 0005 only."""
     engine = connect(registry_url)
     with engine.begin() as conn:
         migration._migrate(conn, migration._scripts(), {}, destination="0003_written_outputs")
         if not recorded:
             conn.execute(text(f"DROP TABLE {VERSION_TABLE}"))
     status = schema_status(engine)
-    assert (status.current, status.recorded, status.pending) == ("0003_written_outputs", recorded, ("0004_hash_chains",))
-    assert upgrade_registry(engine).applied == ("0004_hash_chains",)
+    assert (status.current, status.recorded, status.pending) == ("0003_written_outputs", recorded, ("0004_hash_chains", "0005_lineage"))
+    assert upgrade_registry(engine).applied == ("0004_hash_chains", "0005_lineage")
     assert schema_drift(engine) == []
     engine.dispose()
 
@@ -181,7 +185,7 @@ def test_a_registry_newer_than_this_sparkfs_is_refused(registry_url: str, projec
     with connect(registry_url).begin() as conn:
         conn.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = '0099_from_the_future'"))
     message = (r"has schema revision 0099_from_the_future, newer than this sparkfs knows \(its newest "
-               r"is 0004_hash_chains\): a newer sparkfs upgraded it; install that sparkfs version")
+               r"is 0005_lineage\): a newer sparkfs upgraded it; install that sparkfs version")
     with pytest.raises(RegistryError, match=message):
         open_engine(registry_url)
     for command in (("apply",), ("registry", "upgrade")):
