@@ -26,6 +26,16 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
 fi
 
+# 1c. Graphviz (`dot` draws the lineage graphs of the catalog and the report) and Debian's
+# chromium (the catalog's browser tests drive it headless through Playwright; no browser
+# download, Playwright is pointed at /usr/bin/chromium).
+if ! command -v dot >/dev/null || ! command -v chromium >/dev/null; then
+  log "installing graphviz and chromium from Debian"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq graphviz chromium >/dev/null
+fi
+
 # 2. Java: Spark needs a JRE (17 is what Spark 4 supports).
 if ! command -v java >/dev/null; then
   log "installing a Java 17 runtime"
@@ -38,7 +48,7 @@ fi
 # A stamp named after pyproject.toml's hash tells whether this environment already has exactly
 # these dependencies; a changed pyproject.toml (a new or re-pinned dependency) reinstalls.
 STAMP="$($PY -c 'import sys; print(sys.prefix)')/.sparkfs-deps-$(sha256sum pyproject.toml | cut -c1-16)"
-if [ ! -f "$STAMP" ] || ! $PY -c "import sparkfs, pyspark, delta, chispa, hypothesis, duckdb, psycopg, openlineage.client" 2>/dev/null; then
+if [ ! -f "$STAMP" ] || ! $PY -c "import sparkfs, pyspark, delta, chispa, hypothesis, duckdb, psycopg, alembic, openlineage.client, jinja2, playwright" 2>/dev/null; then
   log "pip installing sparkfs[dev]"
   $PY -m pip install -q --disable-pip-version-check -e ".[dev]"
   touch "$STAMP" 2>/dev/null || true

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,11 +19,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from sparkfs.durations import Duration
 from sparkfs.errors import ConfigError
 
 __all__ = [
     "ApiKeyConfig",
     "CacheConfig",
+    "CatalogConfig",
+    "FreshnessSla",
     "GovernanceConfig",
     "LineageConfig",
     "OfflineConfig",
@@ -119,6 +123,29 @@ class GovernanceConfig(_Model):
     approvers_by_tag: dict[str, list[str]] = Field(default_factory=dict)
 
 
+class FreshnessSla(_Model):
+    offline_max_age: Duration = timedelta(days=1)
+    online_max_age: Duration = timedelta(days=1)
+
+
+class CatalogConfig(_Model):
+    """The catalog pages (``/catalog``) and ``sparkfs report`` (docs/catalog.md)."""
+
+    page_size: int = Field(default=50, ge=1, le=500, description="rows per catalog search page")
+    #: a view's last successful materialization may be at most this old (freshness SLA)
+    offline_max_age: Duration = timedelta(days=1)
+    #: an online view's last sync may be at most this old, and trail the offline table by at most
+    #: this much (freshness SLA)
+    online_max_age: Duration = timedelta(days=1)
+    #: per feature view overrides: name -> {offline_max_age: ..., online_max_age: ...}
+    sla_overrides: dict[str, FreshnessSla] = Field(default_factory=dict)
+
+    def sla(self, view: str) -> FreshnessSla:
+        """The freshness SLA of one feature view (its override, else the defaults)."""
+        return self.sla_overrides.get(view) or FreshnessSla(
+            offline_max_age=self.offline_max_age, online_max_age=self.online_max_age)
+
+
 class ConsoleTransportConfig(_Model):
     """Events logged by the client (logger ``openlineage.client.transport.console``, INFO)."""
 
@@ -169,6 +196,7 @@ class SparkfsConfig(_Model):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     spark: SparkConfig = Field(default_factory=SparkConfig)
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
+    catalog: CatalogConfig = Field(default_factory=CatalogConfig)
     lineage: LineageConfig = Field(default_factory=LineageConfig)
     config_path: str = Field(default="", description="set by load_config; not read from the file")
 

@@ -21,7 +21,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engines", ("sparkfs.offline", "sparkfs.training", "sparkfs.online", "sparkfs.quality")),
     ("registry", ("sparkfs.registry", "sparkfs.governance", "sparkfs.lineage")),
     ("pipeline", ("sparkfs.pipeline",)),
-    ("interfaces", ("sparkfs.store", "sparkfs.client", "sparkfs.serving", "sparkfs.scheduling", "sparkfs.demo", "sparkfs.cli")),
+    ("interfaces", ("sparkfs.store", "sparkfs.client", "sparkfs.serving", "sparkfs.scheduling", "sparkfs.demo", "sparkfs.cli",
+                    "sparkfs.portal", "sparkfs.report")),
 ]
 
 

@@ -12,6 +12,8 @@ def all_commands() -> list[click.Command]:
     from sparkfs.cli.demo_cmd import demo_group
     from sparkfs.cli.lineage_cmd import lineage_cmd
     from sparkfs.cli.offline_cmd import backfill_cmd, materialize_cmd
+    from sparkfs.cli.registry_cmd import registry_group
+    from sparkfs.cli.report_cmd import report_cmd
     from sparkfs.cli.review_cmd import audit_cmd, review_group
     from sparkfs.cli.schedule_cmd import schedule_group
     from sparkfs.cli.serve_cmd import serve_cmd
@@ -22,5 +24,5 @@ def all_commands() -> list[click.Command]:
     return [
         materialize_cmd, backfill_cmd, validate_cmd, training_set_group, sync_cmd,
         consistency_cmd, serve_cmd, lineage_cmd,
-        review_group, audit_cmd, demo_group, schedule_group,
+        review_group, audit_cmd, demo_group, schedule_group, registry_group, report_cmd,
     ]

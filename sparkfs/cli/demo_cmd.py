@@ -63,11 +63,23 @@ def run_cmd(state: CliContext, rows: int, seed: int, offline_only: bool, as_json
     summary = run_demo_pipeline(state.spark, state.workspace(), rows=rows, seed=seed,
                                 say=lambda line: click.echo(line, err=True), online=not offline_only,
                                 overwrite=overwrite)
+    summary["report"] = _write_report(state)
     if as_json:
         click.echo(json.dumps(summary, indent=2, sort_keys=True, default=str))
         return
     for line in summary_lines(summary, state):
         click.echo(line)
+
+
+def _write_report(state: CliContext) -> dict[str, Any]:
+    """The governance report of what the demo built, under ``<data_dir>/report``."""
+    from sparkfs.report.build import build_report
+    from sparkfs.report.writers import write_report
+
+    report = build_report(state.workspace())
+    written = write_report(report, Path(state.config.data_dir) / "report")
+    return {"level": report.level, "counts": report.counts(),
+            "files": {fmt: str(path) for fmt, path in written.items()}}
 
 
 def summary_lines(summary: dict[str, Any], state: CliContext) -> list[str]:
@@ -108,4 +120,13 @@ def summary_lines(summary: dict[str, Any], state: CliContext) -> list[str]:
               f"http://{config.serving.host}:{port}/v1/features:lookup",
               "  sparkfs consistency                # online = offline, checked at one instant",
               "  sparkfs runs                       # what ran, with rows and versions"]
+    report = summary.get("report")
+    if report:
+        counts = report["counts"]
+        lines += ["", f"Governance report (checklist and lineage): {report['level'].upper()} "
+                      f"({counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail)",
+                  f"  {report['files']['html']}  (also report.md, report.json; `sparkfs report` "
+                  "rebuilds it)"]
+    lines.append(f"Feature catalog: http://{config.serving.host}:{port}/catalog  "
+                 "(once `sparkfs serve` runs)")
     return lines

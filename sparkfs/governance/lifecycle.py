@@ -141,6 +141,32 @@ class ReviewBoard:
             requested_by=next((r.user for r in reversed(rows) if r.action == "request"), None),
         )
 
+    def head_states(self, kind: str | None = None) -> dict[tuple[str, str], ReviewState]:
+        """States of every current head (of ``kind``) in two queries, for listings of hundreds
+        of definitions; the same states :meth:`state` derives one at a time."""
+        heads = {key: v for key, v in self._definitions.heads().items() if kind is None or key[0] == kind}
+        records = {(r.kind, r.name): r for r in self._definitions.records(heads)}
+        rows: dict[tuple[str, str, str], list[_Row]] = {}
+        query = select(reviews).order_by(reviews.c.id)
+        if kind is not None:
+            query = query.where(reviews.c.kind == kind)
+        with self._engine.connect() as conn:
+            for r in conn.execute(query):
+                rows.setdefault((r.kind, r.name, r.version), []).append(_Row(r.action, r.user, r.at))
+        out: dict[tuple[str, str], ReviewState] = {}
+        for (k, name), version in sorted(heads.items()):
+            record = records[(k, name)]
+            policy = self.policy(record)
+            found = rows.get((k, name, version), [])
+            state, approvals = _derive(found, policy)
+            out[(k, name)] = ReviewState(
+                kind=k, name=name, version=version, state=state, author=record.created_by,
+                current=True, approvals=approvals, required=policy.required,
+                eligible=policy.eligible, missing=tuple(policy.missing(approvals)),
+                last_action_at=found[-1].at if found else None,
+                requested_by=next((r.user for r in reversed(found) if r.action == "request"), None))
+        return out
+
     def status(self, name: str | None = None, kind: str | None = None) -> list[ReviewState]:
         """States of every current definition, or of every version of ``name``."""
         if name is None:

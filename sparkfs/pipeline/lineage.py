@@ -111,7 +111,7 @@ def note_training_set(run: RunHandle, workspace: Workspace, record: TrainingSetR
                       tables: Mapping[str, str], df: DataFrame | None = None,
                       spine_info: dict[str, Any] | None = None) -> None:
     """A training set: the spine and the offline table versions it read (``tables``: each
-    view's table path), the set it wrote."""
+    view's table path, for the definition versions it read), the set it wrote."""
     lineage = run.lineage
     if record.feature_service:
         service = workspace.repository.feature_services.get(record.feature_service)

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import functions as F
 
 from sparkfs.definitions import FeatureView
-from sparkfs.definitions.schema import ViewSchema
 from sparkfs.delta_log import latest_version
 from sparkfs.errors import ValidationError
 from sparkfs.offline.conform import (
@@ -31,10 +30,11 @@ from sparkfs.offline.conform import (
     conform_features,
 )
 from sparkfs.offline.source import SourceRead, apply_transformation, read_source, source_error
-from sparkfs.offline.table import OfflineTable, schema_fingerprint
+from sparkfs.offline.table import OfflineTable
 from sparkfs.pipeline.lineage import note_quality, note_source, note_table_written, note_window
 from sparkfs.pipeline.quality import quality_gate
 from sparkfs.pipeline.runs import recorded_run
+from sparkfs.pipeline.tables import offline_table
 from sparkfs.quality.constraints import sync_constraints
 from sparkfs.registry.progress import ProgressStore
 from sparkfs.registry.runs import RunRecord
@@ -64,16 +64,6 @@ class BackfillResult:
 
 def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-def stored_columns(workspace: Workspace, view: FeatureView) -> list[tuple[str, str]]:
-    """The declared stored columns of a view (:meth:`ViewSchema.declared_columns`)."""
-    return ViewSchema.of(view, workspace.repository.join_keys(view)).declared_columns()
-
-
-def offline_table(workspace: Workspace, view: FeatureView) -> OfflineTable:
-    return OfflineTable(view=view.name, root=workspace.offline_root,
-                        fingerprint=schema_fingerprint(stored_columns(workspace, view)))
 
 
 def _batch(

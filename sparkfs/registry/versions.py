@@ -169,6 +169,20 @@ class DefinitionStore:
             for r in rows
         ]
 
+    def records(self, versions: dict[tuple[str, str], str]) -> list[VersionRecord]:
+        """The records of the given (kind, name) -> version pairs (e.g. the heads) in one query;
+        every spec checked against its version."""
+        wanted = {(k, n, v) for (k, n), v in versions.items()}
+        heads = self.heads()
+        query = select(definition_versions).order_by(definition_versions.c.id)
+        with self._engine.connect() as conn:
+            rows = [r for r in conn.execute(query) if (r.kind, r.name, r.version) in wanted]
+        return [VersionRecord(kind=r.kind, name=r.name, version=r.version,
+                              spec=checked_spec(r.kind, r.name, r.version, r.spec),
+                              created_at=r.created_at, created_by=r.created_by,
+                              current=heads.get((r.kind, r.name)) == r.version)
+                for r in rows]
+
     def find(self, name: str) -> list[tuple[str, str]]:
         """(kind, name) pairs with this name, current or removed."""
         with self._engine.connect() as conn:

@@ -20,7 +20,7 @@ from sparkfs.clock import Clock, utc_now
 from sparkfs.config import SparkfsConfig, load_config
 from sparkfs.errors import SparkfsError, ValidationError
 from sparkfs.pipeline.workspace import Workspace
-from sparkfs.serving.api import catalog, lookup, ops, reviews
+from sparkfs.serving.api import catalog, lookup, ops, portal, reviews
 from sparkfs.serving.limits import BodyLimitMiddleware
 from sparkfs.serving.metrics import MetricsMiddleware
 from sparkfs.serving.responses import error_response, validation_message
@@ -90,7 +90,9 @@ def create_app(settings: SparkfsConfig, *, workspace: Workspace | None = None,
     app.include_router(catalog.router)
     app.include_router(ops.router)
     app.include_router(reviews.router)
+    app.include_router(portal.router)
     app.add_exception_handler(SparkfsError, _sparkfs_error)
+    app.add_exception_handler(portal.PageRefused, portal.refused_page)  # HTML sign-in page
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.serving.max_request_bytes)

@@ -33,6 +33,11 @@ def test_demo_run_prints_a_summary_without_spark_noise(tmp_path: Path, redis_url
     assert "sparkfs training-set reproduce" in out and "Next:" in out and "sparkfs serve" in out
     # active users have recent counts, read at the time of the lookup
     assert re.search(r"user \d: present, txn_count 1h \d+, 1d \d+, 7d [1-9]\d*", out), out
+    # it ends by saying where the governance report and the catalog are
+    report = re.search(r"Governance report \(checklist and lineage\): (PASS|WARN|FAIL) .*\n  (\S+report\.html)", out)
+    assert report, out
+    assert Path(report.group(2)).is_file() and "<svg" in Path(report.group(2)).read_text()
+    assert out.rstrip().splitlines()[-1].startswith("Feature catalog: http://127.0.0.1:6566/catalog")
 
 
 def test_the_summary_lines_come_from_the_run_summary(tmp_path: Path) -> None:
@@ -50,6 +55,8 @@ def test_the_summary_lines_come_from_the_run_summary(tmp_path: Path) -> None:
                        "status": "present", "event_time": "2026-12-01 07:00:00+00:00",
                        "values": {"txn_count_1h": 0, "txn_count_1d": 7, "txn_count_7d": 43,
                                   "txn_count_30d": 172}}}]},
+        "report": {"level": "warn", "counts": {"pass": 20, "warn": 2, "fail": 0},
+                   "files": {"html": "/x/report/report.html"}},
     }
     lines = "\n".join(summary_lines(summary, CliContext(config_path=project.config)))
     assert "done in 61 s (1,234 transactions of 10 users at 3 merchants)" in lines
@@ -57,4 +64,7 @@ def test_the_summary_lines_come_from_the_run_summary(tmp_path: Path) -> None:
     assert "Training set fraud_model: 99 rows -> /x/ts" in lines and "reproduce abc123" in lines
     assert re.search(r"  v +7 entities \(incremental\), 1 of 7 differ", lines)
     assert "user 1: present, txn_count 1h 0, 1d 7, 7d 43, 30d 172" in lines
+    assert "Governance report (checklist and lineage): WARN (20 pass, 2 warn, 0 fail)" in lines
+    assert "  /x/report/report.html  (also report.md" in lines
+    assert lines.splitlines()[-1].startswith("Feature catalog: http://127.0.0.1:6566/catalog")
     json.dumps(summary)  # what --json prints

@@ -21,8 +21,18 @@ GOVERNANCE = """governance:
 
 
 @pytest.fixture()
-def project(tmp_path: Path) -> Project:
-    return make_project(tmp_path, extra=GOVERNANCE)
+def project(tmp_path: Path, registry_url: str) -> Project:
+    """A project with governance on, its registry on each backend (``registry_backend``)."""
+    return with_registry(make_project(tmp_path, extra=GOVERNANCE), registry_url)
+
+
+def with_registry(project: Project, url: str) -> Project:
+    """``project`` with its config's registry.url set to ``url``."""
+    text = project.config.read_text()
+    default = 'registry: {url: "sqlite:///../registry.db"}'
+    assert default in text
+    project.config.write_text(text.replace(default, f'registry: {{url: "{url}"}}'))
+    return project
 
 
 @pytest.fixture()

@@ -91,8 +91,8 @@ def test_audit_log_cannot_be_tampered_with(ws: Workspace) -> None:
     board(ws).request("author", VIEW)  # row triggers only fire on tables that have rows
     before = ws.audit.entries()
     assert before and before[0].action == "apply.add"
-    for statement in ("UPDATE audit_log SET outcome = 'ok', user = 'nobody'", "DELETE FROM audit_log",
-                      "UPDATE reviews SET user = 'x'", "DELETE FROM reviews", "DELETE FROM definition_versions"):
+    for statement in ("UPDATE audit_log SET outcome = 'ok', \"user\" = 'nobody'", "DELETE FROM audit_log",
+                      "UPDATE reviews SET \"user\" = 'x'", "DELETE FROM reviews", "DELETE FROM definition_versions"):
         with pytest.raises(SQLAlchemyError, match="append-only"), ws.engine.begin() as conn:
             conn.execute(text(statement))
     assert ws.audit.entries() == before

@@ -25,10 +25,12 @@ ALTER DEFAULT PRIVILEGES FOR ROLE alice, bob, tester IN SCHEMA public GRANT ALL 
 
 
 @pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    with PostgresServer() as server:
-        server.sql(ROLES)
-        yield server
+def postgres(postgres_server: PostgresServer) -> Iterator[PostgresServer]:
+    """The session's server, with the logins and the ``sparkfs`` database of this module."""
+    postgres_server.sql(ROLES)
+    yield postgres_server
+    postgres_server.sql("DROP DATABASE sparkfs WITH (FORCE); DROP ROLE alice; DROP ROLE bob; "
+                        "DROP ROLE tester; DROP ROLE registry")
 
 
 @pytest.fixture()

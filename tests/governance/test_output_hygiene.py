@@ -13,7 +13,7 @@ from sparkfs.errors import ValidationError
 from sparkfs.pipeline.workspace import Workspace
 from tests.governance.conftest import board
 from tests.project import Project
-from tests.registry.tampering import legacy_registry
+from tests.registry.tampering import first_schema_registry
 
 FORGED = "x\n1  2026-01-01 00:00:00  alice  review.approve  feature_view  user_profile  ok"
 ANSI = "bob\x1b[2K\r\x1b[32mapproved\x1b[0m"
@@ -43,9 +43,10 @@ def test_the_cli_refuses_them_from_user_and_environment(project: Project) -> Non
     assert {e["action"] for e in audit} == {"apply.add"}
 
 
-def test_stored_control_characters_are_printed_escaped(project: Project) -> None:
-    # a registry of the previous version, which stored them; upgraded (sealed) by the apply
-    legacy_registry(project.root / "registry.db", [(ANSI, "review.request", "ok", FORGED)])
+def test_stored_control_characters_are_printed_escaped(project: Project, registry_url: str) -> None:
+    # a registry of the first schema, which stored them; upgraded (sealed), then applied to
+    first_schema_registry(registry_url, [(ANSI, "review.request", "ok", FORGED)])
+    assert project.run("registry", "upgrade").returncode == 0
     assert project.run("apply").returncode == 0
     listing = project.run("audit")
     assert listing.returncode == 0

@@ -18,6 +18,12 @@ VIEW = "user_profile"
 ROWS = [(1, ts(1, 9), 30, "US", False), (2, ts(2, 10), 40, "DE", True)]
 
 
+@pytest.fixture()
+def registry_backend() -> str:
+    """Spark and Delta paths, not the registry's: SQLite only (saves a minute of Spark)."""
+    return "sqlite"
+
+
 @pytest.mark.slow
 def test_sandbox_runs_unapproved_versions_without_touching_production(spark: SparkSession, ws: Workspace) -> None:
     write_users(spark, ws, ROWS)

@@ -24,8 +24,9 @@ def features(tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
-def store(tmp_path: Path) -> DefinitionStore:
-    return DefinitionStore(open_engine(f"sqlite:///{tmp_path / 'registry.db'}"))
+def store(registry_url: str) -> DefinitionStore:
+    """A definition store on each backend (SQLite, PostgreSQL: ``registry_backend``)."""
+    return DefinitionStore(open_engine(registry_url))
 
 
 def set_age_type(features: Path, new_type: str) -> None:
@@ -77,6 +78,8 @@ def test_audit_log_records_applies_and_rejects_tampering(store: DefinitionStore,
     with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
         conn.execute(update(audit_log).values(user="mallory"))
     with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
+        conn.execute(update(definition_versions).values(created_by="mallory"))
+    with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
         conn.execute(delete(definition_versions))
     assert len(AuditLog(engine).entries()) == 6
 
@@ -93,8 +96,10 @@ def _apply_in_process(db: str, features: str, user: str, barrier: multiprocessin
     store.apply(repo, user=user)
 
 
-def test_concurrent_apply_from_two_processes(tmp_path: Path, features: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'registry.db'}"
+def test_concurrent_apply_from_two_processes(tmp_path: Path, features: Path, registry_url: str) -> None:
+    """Two processes open a new registry and apply at once, three times: on PostgreSQL too, the
+    first open of both creates the schema once (under an advisory lock)."""
+    db = registry_url
     other = tmp_path / "other"
     shutil.copytree(features, other)
     set_age_type(other, "int64")

@@ -11,7 +11,9 @@ from sparkfs.definitions import Entity, FeatureView
 from sparkfs.online.checkpoints import Checkpoint
 from sparkfs.pipeline.serving_catalog import SyncState, online_view_of
 from sparkfs.registry.checkpoints import SqlCheckpointStore
-from sparkfs.registry.database import open_engine
+from sparkfs.registry.database import connect, open_engine
+from sparkfs.registry.migration import upgrade_registry
+from tests.registry.first_schema import create_first_schema
 
 VIEW = FeatureView.model_validate({
     "name": "aggs", "entities": ["user"], "source": {"type": "delta", "path": "x"}, "timestamp_column": "ts", "owner": "team@example.com",
@@ -53,10 +55,8 @@ def test_checkpoint_records_features(tmp_path: Path) -> None:
 
 def test_registry_created_before_the_features_column_gains_it(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = open_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("ALTER TABLE sync_checkpoints DROP COLUMN features"))
-    engine.dispose()
+    create_first_schema(url)  # before the column (``sparkfs registry upgrade`` adds it)
+    upgrade_registry(connect(url))
     reopened = open_engine(url)
     assert "features" in {c["name"] for c in inspect(reopened).get_columns("sync_checkpoints")}
 

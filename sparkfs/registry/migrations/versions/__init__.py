@@ -1,0 +1,1 @@
+"""The revision files (see :mod:`sparkfs.registry.migrations`)."""
