@@ -3,7 +3,7 @@ materialization without it.
 
 A plain feature view with 10 expectations, one of each type (not_null, unique over keys + event
 time, range, allowed_values, regex, max_null_fraction, row_count, max_change on a mean,
-freshness, sql), is materialized with ``sparkfs.offline.materialize.materialize`` from a 4M-row
+freshness, sql), is materialized with ``sparkfs.pipeline.materialize.materialize`` from a 4M-row
 Delta source: once with ``gate=None`` (the baseline) and once with the default quality gate, on
 the same date range, so both runs do the same source scan, conform step and Delta
 ``replaceWhere`` write. The gated run adds the gate's single aggregation (over the cached
@@ -32,11 +32,11 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from sparkfs.config import load_config
-from sparkfs.offline.materialize import materialize
-from sparkfs.quality import QualityStore
-from sparkfs.quality.gate import quality_gate
+from sparkfs.pipeline.materialize import materialize
+from sparkfs.pipeline.quality import quality_gate
+from sparkfs.pipeline.workspace import Workspace
+from sparkfs.registry.quality_results import QualityStore
 from sparkfs.session import build_session
-from sparkfs.workspace import Workspace
 
 ROWS = int(os.environ.get("BENCH_ROWS", 4_000_000))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "2"))

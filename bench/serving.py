@@ -62,8 +62,8 @@ from sparkfs.online.layout import (  # noqa: E402
 from sparkfs.online.topology import make_client  # noqa: E402
 from sparkfs.online.view import OnlineView  # noqa: E402
 from sparkfs.online.writer import BulkWriter, WriteMode  # noqa: E402
-from sparkfs.serving.catalog import CatalogSource  # noqa: E402
-from sparkfs.workspace import Workspace  # noqa: E402
+from sparkfs.pipeline.serving_catalog import CatalogSource  # noqa: E402
+from sparkfs.pipeline.workspace import Workspace  # noqa: E402
 from tests.redis_server import RedisServer, free_port  # noqa: E402
 
 FEATURES = """

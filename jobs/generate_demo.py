@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from jobs._bootstrap import executor_task_counts, print_result, run_job
 from sparkfs.demo.generate import generate_demo_data
-from sparkfs.outputs import protected_locations
+from sparkfs.pipeline.outputs import protected_locations
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from jobs._bootstrap import executor_task_counts, print_result, run_job
 from sparkfs.durations import parse_duration
-from sparkfs.workspace import Workspace
+from sparkfs.pipeline.workspace import Workspace
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -37,7 +37,7 @@ def _day(value: str | None) -> object:
 
 
 def main(spark: SparkSession, config: SparkfsConfig, args: argparse.Namespace) -> int:
-    from sparkfs.offline.materialize import backfill, materialize
+    from sparkfs.pipeline.materialize import backfill, materialize
 
     ws = Workspace.open(config, user=args.user, namespace="sandbox" if args.sandbox else "production")
     start, end = _day(args.start), _day(args.end)

@@ -11,7 +11,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from jobs._bootstrap import executor_task_counts, print_result, run_job
-from sparkfs.workspace import Workspace
+from sparkfs.pipeline.workspace import Workspace
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -27,7 +27,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(spark: SparkSession, config: SparkfsConfig, args: argparse.Namespace) -> int:
-    from sparkfs.online_sync import sync_online
+    from sparkfs.pipeline.sync import sync_online
 
     ws = Workspace.open(config, user=args.user, namespace="sandbox" if args.sandbox else "production")
     results = sync_online(spark, ws, args.view, full=args.full)

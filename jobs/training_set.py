@@ -10,7 +10,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from jobs._bootstrap import print_result, run_job
-from sparkfs.workspace import Workspace
+from sparkfs.pipeline.workspace import Workspace
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -32,7 +32,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(spark: SparkSession, config: SparkfsConfig, args: argparse.Namespace) -> int:
-    from sparkfs.training.recorded import reproduce_training_set, write_training_set
+    from sparkfs.pipeline.training_sets import reproduce_training_set, write_training_set
 
     ws = Workspace.open(config, user=args.user)
     if args.reproduce:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 from jobs._bootstrap import print_result, run_job
 from sparkfs.errors import ValidationError
-from sparkfs.offline.validation import raise_if_blocked, validate_range
-from sparkfs.workspace import Workspace
+from sparkfs.pipeline.validation import raise_if_blocked, validate_range
+from sparkfs.pipeline.workspace import Workspace
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

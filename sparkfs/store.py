@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from sparkfs.config import SparkfsConfig
-    from sparkfs.offline.materialize import BackfillResult
-    from sparkfs.online_consistency import ViewConsistency
-    from sparkfs.training.training_set import AsOf
-    from sparkfs.workspace import Namespace, Workspace
+    from sparkfs.pipeline.consistency import ViewConsistency
+    from sparkfs.pipeline.materialize import BackfillResult
+    from sparkfs.pipeline.workspace import Namespace, Workspace
+    from sparkfs.training.inputs import AsOf
 
 __all__ = ["FeatureStore"]
 
@@ -40,7 +40,7 @@ class FeatureStore:
     @classmethod
     def open(cls, spark: SparkSession, config: SparkfsConfig | str | None = None, *, user: str | None = None,
              namespace: Namespace = "production") -> FeatureStore:
-        from sparkfs.workspace import Workspace
+        from sparkfs.pipeline.workspace import Workspace
 
         return cls(spark, Workspace.open(config, user=user, namespace=namespace))
 
@@ -57,18 +57,18 @@ class FeatureStore:
 
     # offline -----------------------------------------------------------------------------
     def materialize(self, feature_view: str, start: date | None = None, end: date | None = None) -> RunRecord:
-        from sparkfs.offline.materialize import materialize
+        from sparkfs.pipeline.materialize import materialize
 
         return materialize(self.spark, self.workspace, feature_view, start=start, end=end)
 
     def backfill(self, feature_view: str, start: date, end: date, step: timedelta = timedelta(days=7)) -> BackfillResult:
-        from sparkfs.offline.materialize import backfill
+        from sparkfs.pipeline.materialize import backfill
 
         return backfill(self.spark, self.workspace, feature_view, start, end, step=step)
 
     def read_feature_view(self, feature_view: str, version: int | None = None) -> DataFrame:
         """The offline table of a view (optionally at a Delta version)."""
-        from sparkfs.offline.materialize import offline_table
+        from sparkfs.pipeline.materialize import offline_table
 
         view = self.workspace.repository.feature_view(feature_view)
         return offline_table(self.workspace, view).read(self.spark, version)
@@ -79,8 +79,7 @@ class FeatureStore:
         as_of: AsOf = None, timestamp_column: str = "event_timestamp", include_timestamps: bool = False,
     ) -> DataFrame:
         """Spine columns plus one ``view__feature`` column per feature, point-in-time correct."""
-        from sparkfs.training.recorded import resolve_refs
-        from sparkfs.training.training_set import build_training_set
+        from sparkfs.pipeline.training_sets import build_training_set, resolve_refs
 
         refs = resolve_refs(self.workspace, features, feature_service)
         return build_training_set(
@@ -102,7 +101,7 @@ class FeatureStore:
                           at: datetime | None = None) -> list[ViewConsistency]:
         """Online lookups against the point-in-time join at one instant (``sparkfs
         consistency``): per view, how many sampled entities differ, with examples."""
-        from sparkfs.online_consistency import check_consistency
+        from sparkfs.pipeline.consistency import check_consistency
 
         return check_consistency(self.spark, self.workspace, feature_views, sample=sample, at=at)
 

@@ -18,12 +18,12 @@ from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from sparkfs.definitions.loader import FeatureRef
-from sparkfs.offline.materialize import backfill, materialize, offline_table
 from sparkfs.online.reader import OnlineReader
-from sparkfs.online_sync import online_target, online_view, sync_online
+from sparkfs.pipeline.materialize import backfill, materialize, offline_table
+from sparkfs.pipeline.sync import online_target, online_view, sync_online
+from sparkfs.pipeline.training_sets import build_training_set
+from sparkfs.pipeline.workspace import Workspace
 from sparkfs.registry import DefinitionStore
-from sparkfs.training.training_set import build_training_set
-from sparkfs.workspace import Workspace
 from tests.project import make_project
 
 NOW = datetime.now(UTC).replace(microsecond=0)

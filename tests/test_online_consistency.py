@@ -13,15 +13,15 @@ from pyspark.sql import SparkSession
 
 from sparkfs.demo.generate import generate_demo_data
 from sparkfs.errors import ValidationError
-from sparkfs.offline.materialize import materialize
 from sparkfs.online.generations import Generations
 from sparkfs.online.layout import EntityKeyCodec, ValueCodec, data_prefix
 from sparkfs.online.topology import make_client
 from sparkfs.online.writer import BulkWriter, WriteMode
-from sparkfs.online_consistency import check_consistency
-from sparkfs.online_sync import online_target, online_view, sync_online
+from sparkfs.pipeline.consistency import check_consistency
+from sparkfs.pipeline.materialize import materialize
+from sparkfs.pipeline.sync import online_target, online_view, sync_online
+from sparkfs.pipeline.workspace import Workspace
 from sparkfs.registry import DefinitionStore
-from sparkfs.workspace import Workspace
 from tests.project import Project, make_project
 
 VIEWS = ["user_profile", "user_txn_aggs"]

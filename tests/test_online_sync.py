@@ -12,12 +12,12 @@ from pyspark.sql import SparkSession
 from sqlalchemy import text
 
 from sparkfs.errors import ValidationError
-from sparkfs.offline.materialize import materialize
 from sparkfs.online.reader import OnlineReader, Status
-from sparkfs.online_sync import online_target, online_view, sync_online
+from sparkfs.pipeline.materialize import materialize
+from sparkfs.pipeline.sync import online_target, online_view, sync_online
+from sparkfs.pipeline.workspace import Workspace
 from sparkfs.registry import DefinitionStore
 from sparkfs.registry.checkpoints import SqlCheckpointStore
-from sparkfs.workspace import Workspace
 from tests.offline.conftest import write_users
 from tests.project import make_project
 
@@ -82,7 +82,7 @@ def test_removed_views_lose_their_keys(spark: SparkSession, live_ws: Workspace, 
     path.write_text(path.read_text().replace("    online: true\n", "    online: false\n", 1))
     ws2 = Workspace.open(live_ws.config, user="tester")
     DefinitionStore(ws2.engine).apply(ws2.repository, user="tester")
-    from sparkfs.online_sync import retire_views
+    from sparkfs.pipeline.sync import retire_views
 
     assert retire_views(ws2) == ["user_profile"]
     assert not any(b"user_profile" in k for k in client.keys("*"))

@@ -217,8 +217,8 @@ def _project_config(root: Path) -> Path:
 def test_materialize_on_local_cluster_matches_local_mode(spark: SparkSession, tmp_path: Path) -> None:
     """jobs/materialize.py through spark-submit.sh on two executor JVMs writes the same rows as
     the library in local mode, from the same demo data (an aggregation view: a shuffle-heavy job)."""
-    from sparkfs.offline.materialize import materialize, offline_table
-    from sparkfs.workspace import Workspace
+    from sparkfs.pipeline.materialize import materialize, offline_table
+    from sparkfs.pipeline.workspace import Workspace
 
     view = "user_txn_aggs"
     tables = {}

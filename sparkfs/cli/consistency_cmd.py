@@ -43,7 +43,7 @@ def consistency_cmd(state: CliContext, feature_views: tuple[str, ...], sample: i
     mismatch rate per view with a few examples. Exits 1 when any entity differs: run it after
     a deploy, a sync or a Redis restore.
     """
-    from sparkfs.online_consistency import check_consistency
+    from sparkfs.pipeline.consistency import check_consistency
 
     results = check_consistency(state.spark, state.workspace(sandbox),
                                 list(feature_views) or None, sample=sample, at=_instant(at),

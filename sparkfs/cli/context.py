@@ -1,4 +1,9 @@
-"""What every CLI command needs, opened lazily: config, repository, registry, Spark."""
+"""What every CLI command needs, opened lazily: the config, the workspace, a SparkSession.
+
+The repository, registry and acting user are the production :class:`Workspace`'s (opened on
+first use, with the same identity rules as the library); ``--sandbox`` commands use its
+sandbox namespace.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +16,18 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from sparkfs.config import SparkfsConfig, default_config_path, load_config
-from sparkfs.definitions.loader import Repository, load_repository
-from sparkfs.governance.identity import Identity, establish
-from sparkfs.registry import AuditLog, DefinitionStore, open_engine
-from sparkfs.registry.runs import RunStore
+
+if TYPE_CHECKING:
+    from sparkfs.definitions.loader import Repository
+    from sparkfs.governance.identity import Identity
+    from sparkfs.registry import AuditLog, DefinitionStore
+    from sparkfs.registry.runs import RunStore
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from sparkfs.offline.materialize import Gate
-    from sparkfs.workspace import Workspace
+    from sparkfs.pipeline.materialize import Gate
+    from sparkfs.pipeline.workspace import Workspace
 
 __all__ = ["CliContext"]
 
@@ -38,54 +45,53 @@ class CliContext:
         return load_config(self.config_path or default_config_path())
 
     @cached_property
+    def _production(self) -> Workspace:
+        """The production workspace this command acts in (opened once, on first use)."""
+        import click
+
+        from sparkfs.pipeline.workspace import Workspace
+
+        return Workspace.open(self.config, user=self.user_override, note=lambda line: click.echo(line, err=True))
+
+    @property
     def repository(self) -> Repository:
-        return load_repository(self.config.features_dir)
+        return self._production.repository
 
-    @cached_property
+    @property
     def engine(self) -> Engine:
-        return open_engine(self.config.registry.url)
+        return self._production.engine
 
-    @cached_property
+    @property
     def definitions(self) -> DefinitionStore:
-        return DefinitionStore(self.engine)
+        return self._production.definitions
 
-    @cached_property
+    @property
     def runs(self) -> RunStore:
-        return RunStore(self.engine)
+        return self._production.runs
 
-    @cached_property
+    @property
     def audit(self) -> AuditLog:
-        return AuditLog(self.engine)
-
-    def workspace(self, sandbox: bool = False) -> Workspace:
-        from sparkfs.workspace import Workspace
-
-        return Workspace(
-            config=self.config, repository=self.repository, engine=self.engine, user=self.user,
-            namespace="sandbox" if sandbox else "production",
-        )
-
-    def quality_gate(self) -> Gate | None:
-        """The quality gate jobs run before committing (the views' declared expectations)."""
-        from sparkfs.quality.gate import quality_gate
-
-        return quality_gate
-
-    @cached_property
-    def identity(self) -> Identity:
-        """Who this command acts as (``governance.identity``; see docs/governance.md)."""
-        mode = self.config.governance.identity
-        found = establish(mode, self.user_override, self.engine if mode == "database" else None)
-        if found.claimed is not None and found.claimed != found.user:
-            import click
-
-            click.echo(f"note: acting as the database user {found.user!r}, not {found.claimed!r} "
-                       "(governance.identity: database)", err=True)
-        return found
+        return self._production.audit
 
     @property
     def user(self) -> str:
-        return self.identity.user
+        return self._production.user
+
+    @property
+    def identity(self) -> Identity:
+        """Who this command acts as (``governance.identity``; see docs/governance.md)."""
+        identity = self._production.identity
+        assert identity is not None  # Workspace.open sets it
+        return identity
+
+    def workspace(self, sandbox: bool = False) -> Workspace:
+        return self._production.in_namespace("sandbox" if sandbox else "production")
+
+    def quality_gate(self) -> Gate | None:
+        """The quality gate jobs run before committing (the views' declared expectations)."""
+        from sparkfs.pipeline.quality import quality_gate
+
+        return quality_gate
 
     @property
     def spark(self) -> SparkSession:

@@ -34,7 +34,7 @@ def generate_cmd(state: CliContext, rows: int, seed: int, out: str | None, overw
     the offline or sandbox root, the registry, the config file or the feature directory.
     """
     from sparkfs.demo.generate import generate_demo_data
-    from sparkfs.outputs import protected_locations
+    from sparkfs.pipeline.outputs import protected_locations
 
     target = out or str(Path(state.config.data_dir) / "demo")
     click.echo(f"generating {rows} transactions into {target} ...", err=True)

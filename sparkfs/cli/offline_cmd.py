@@ -46,7 +46,7 @@ def materialize_cmd(state: CliContext, feature_view: str, start: str | None, end
     same rows). Without them the run is incremental: it continues from the last watermark and
     upserts rows that arrived late (within the view's late_arrival).
     """
-    from sparkfs.offline.materialize import materialize
+    from sparkfs.pipeline.materialize import materialize
 
     lo, hi = _date(start, "--start"), _date(end, "--end")
     _checked(state, sandbox, feature_view, lo, hi)
@@ -72,7 +72,7 @@ def backfill_cmd(state: CliContext, feature_view: str, start: str, end: str, ste
     Each finished chunk is recorded in the registry; rerunning after a crash skips the chunks
     already done. Each chunk replaces exactly its dates, so reruns never duplicate rows.
     """
-    from sparkfs.offline.materialize import backfill
+    from sparkfs.pipeline.materialize import backfill
 
     try:
         step_td = parse_duration(step)

@@ -27,7 +27,7 @@ def sync_cmd(state: CliContext, feature_views: tuple[str, ...], full: bool, sand
     One sync per view at a time: a second one refuses, naming the running one (or waits, --wait).
     With no names, views deleted from the repository (or now online: false) lose their keys.
     """
-    from sparkfs.online_sync import sync_online
+    from sparkfs.pipeline.sync import sync_online
 
     results = sync_online(state.spark, state.workspace(sandbox), list(feature_views) or None,
                           full=full, wait_s=wait_s)

@@ -9,7 +9,7 @@ import click
 from sparkfs.cli.context import CliContext
 from sparkfs.cli.output import echo_table, fmt_time
 from sparkfs.errors import ValidationError
-from sparkfs.training.training_set import AsOf
+from sparkfs.training.inputs import AsOf
 
 __all__ = ["training_set_group"]
 
@@ -66,7 +66,7 @@ def training_set_group(ctx: click.Context, spine: str | None, features: tuple[st
         return
     if not spine or not out:
         raise click.UsageError("--spine and --out are required to build a training set")
-    from sparkfs.training.recorded import write_training_set
+    from sparkfs.pipeline.training_sets import write_training_set
 
     state: CliContext = ctx.obj
     click.echo("building training set ...", err=True)
@@ -86,7 +86,7 @@ def training_set_group(ctx: click.Context, spine: str | None, features: tuple[st
 @click.pass_obj
 def reproduce_cmd(state: CliContext, training_set_id: str, out: str, overwrite: bool) -> None:
     """Rebuild a recorded training set row for row (Delta time travel + recorded definitions)."""
-    from sparkfs.training.recorded import reproduce_training_set
+    from sparkfs.pipeline.training_sets import reproduce_training_set
 
     record = reproduce_training_set(state.spark, state.workspace(), training_set_id, out,
                                     overwrite=overwrite)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import click
 
 from sparkfs.cli.context import CliContext
-from sparkfs.workspace import Workspace
+from sparkfs.pipeline.workspace import Workspace
 
 __all__ = ["validate_cmd"]
 
@@ -31,7 +31,7 @@ def validate_cmd(state: CliContext, feature_view: str, start: datetime | None, e
     Exits 1 when an error-severity expectation fails. The feature table, the quarantine table
     and the incremental watermark are not touched, and the version need not be approved.
     """
-    from sparkfs.offline.validation import check_range, raise_if_blocked, validate_range
+    from sparkfs.pipeline.validation import check_range, raise_if_blocked, validate_range
 
     check_range(start, end)
     ws = Workspace(config=state.config, repository=state.repository, engine=state.engine, user=state.user)

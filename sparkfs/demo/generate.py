@@ -24,7 +24,7 @@ from sparkfs.demo.tables import (
     users_frame,
 )
 from sparkfs.errors import ValidationError
-from sparkfs.outputs import Protected, check_output, list_entries
+from sparkfs.pipeline.outputs import Protected, check_output, list_entries
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -86,11 +86,11 @@ def generate_demo_data(
         overwrite: replace whatever ``out_dir`` holds; without it only a new path or an
             earlier demo (nothing but demo Delta tables) is written.
         protected: locations ``out_dir`` must not overlap, even with ``overwrite``
-            (:func:`sparkfs.outputs.protected_locations`: the offline and sandbox roots ...).
+            (:func:`sparkfs.pipeline.outputs.protected_locations`: the offline and sandbox roots ...).
 
     Raises:
         ValidationError: ``rows`` or ``partitions`` is out of range, or ``out_dir`` holds
-            something else (see :mod:`sparkfs.outputs`).
+            something else (see :mod:`sparkfs.pipeline.outputs`).
     """
     if rows < MIN_ROWS:
         raise ValidationError(f"rows={rows}: the demo needs at least {MIN_ROWS} transactions")

@@ -17,7 +17,7 @@ from sparkfs.demo.generate import generate_demo_data
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from sparkfs.workspace import Workspace
+    from sparkfs.pipeline.workspace import Workspace
 
 __all__ = ["run_demo_pipeline"]
 
@@ -29,11 +29,11 @@ def run_demo_pipeline(
     """Run every stage once and return a summary of what each produced.
 
     ``overwrite`` lets the demo data and the training set replace whatever their directories
-    (``data_dir/demo``, ``data_dir/training_sets/fraud_model``) hold; see :mod:`sparkfs.outputs`.
+    (``data_dir/demo``, ``data_dir/training_sets/fraud_model``) hold; see :mod:`sparkfs.pipeline.outputs`.
     """
-    from sparkfs.offline.materialize import materialize
-    from sparkfs.outputs import protected_locations
-    from sparkfs.training.recorded import write_training_set
+    from sparkfs.pipeline.materialize import materialize
+    from sparkfs.pipeline.outputs import protected_locations
+    from sparkfs.pipeline.training_sets import write_training_set
 
     summary: dict[str, Any] = {}
     clock = time.monotonic()
@@ -70,8 +70,8 @@ def run_demo_pipeline(
 
 def _sync_and_lookup(spark: SparkSession, workspace: Workspace, say: Callable[[str], None]) -> dict[str, Any]:
     from sparkfs.online.reader import OnlineReader
-    from sparkfs.online_consistency import check_consistency
-    from sparkfs.online_sync import online_target, online_view, sync_online
+    from sparkfs.pipeline.consistency import check_consistency
+    from sparkfs.pipeline.sync import online_target, online_view, sync_online
 
     say("[5/5] syncing online feature views to Redis and looking up a few users")
     out: dict[str, Any] = {"synced": {}}

@@ -1,7 +1,7 @@
 """Enforcement: production jobs and serving use approved versions only.
 
 Production materialization, online sync, training sets for a feature service and serving all
-ask :func:`require_approved` (through :mod:`sparkfs.governance_hook`). With
+ask :func:`require_approved` (through :mod:`sparkfs.governance.enforcement`). With
 ``governance.enabled: false`` every applied version counts as approved. The sandbox namespace
 never asks: it writes under ``offline.sandbox_root`` and its own Redis namespace instead.
 """
@@ -15,7 +15,7 @@ from sparkfs.governance.lifecycle import ReviewBoard, ReviewState
 from sparkfs.registry.integrity import require_intact
 
 if TYPE_CHECKING:
-    from sparkfs.workspace import Workspace
+    from sparkfs.pipeline.workspace import Workspace
 
 __all__ = ["is_approved", "missing_approval", "require_approved", "require_service_approved"]
 

@@ -11,7 +11,7 @@ The driver only ever sees the single aggregate row and a few samples.
 
 The quality gate does not even run that aggregation as a job of its own: it ``observe``s the
 same aggregate columns while the batch is computed into the cache the write then reads
-(:mod:`sparkfs.quality.gate`), and hands the measured row to :func:`evaluate`.
+(:mod:`sparkfs.quality.gate`, :mod:`sparkfs.pipeline.quality`), and hands the measured row to :func:`evaluate`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 from sparkfs.definitions import FeatureView, MaxChange, Unique
 from sparkfs.errors import ValidationError
 from sparkfs.offline.conform import CREATED_AT, EVENT_TIMESTAMP, SOURCE_ROWS
-from sparkfs.quality.report import QualityReport, RuleResult
+from sparkfs.quality.report import RuleResult
 from sparkfs.quality.rules import (
     MAX_TS,
     ROWS,
@@ -35,14 +35,11 @@ from sparkfs.quality.rules import (
     mean_alias,
     unique_from_source_rows,
 )
-from sparkfs.quality.store import QualityStore
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
-    from sparkfs.workspace import Workspace
-
-__all__ = ["SAMPLE_ROWS", "batch_aggregates", "check_batch", "compile_rules", "evaluate", "view_keys"]
+__all__ = ["SAMPLE_ROWS", "batch_aggregates", "compile_rules", "evaluate"]
 
 SAMPLE_ROWS = 3
 
@@ -75,10 +72,6 @@ def compile_rules(view: FeatureView, keys: Sequence[str], batch: DataFrame) -> l
                     f"materialized rows: {str(exc).splitlines()[0]}"
                 ) from exc
     return rules
-
-
-def view_keys(workspace: Workspace, view: FeatureView) -> list[str]:
-    return [k.name for k in workspace.repository.join_keys(view)]
 
 
 def _duplicate_rows(batch: DataFrame, cols: Sequence[str]) -> int:
@@ -143,24 +136,3 @@ def evaluate(
         results.append(RuleResult(rule.label, rule.expectation.type, rule.severity, o.passed, o.failed_count,
                                   o.observed, samples))
     return int(measured[ROWS]), metrics, results
-
-
-def check_batch(
-    workspace: Workspace, view: FeatureView, version: str, batch: DataFrame, run_id: str,
-    *, now: datetime | None = None, rules: Sequence[Rule] | None = None,
-    measured: Mapping[str, Any] | None = None,
-) -> QualityReport:
-    """Evaluate ``view``'s expectations on ``batch`` and record the results under ``run_id``.
-
-    ``rules`` and ``measured``: the compiled rules and their :func:`batch_aggregates` values when
-    the caller already measured the batch (see :func:`evaluate`).
-    """
-    if rules is None:
-        rules = compile_rules(view, view_keys(workspace, view), batch)
-    store = QualityStore(workspace.engine)
-    needs_history = any(isinstance(r.expectation, MaxChange) for r in rules)
-    previous = store.previous_metrics(view.name, workspace.namespace, run_id) if needs_history else None
-    rows, metrics, results = evaluate(batch, rules, previous, now or datetime.now(UTC), measured=measured)
-    report = QualityReport(view.name, version, run_id, rows, metrics, results)
-    store.record(report)
-    return report

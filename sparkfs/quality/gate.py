@@ -1,10 +1,9 @@
-"""The quality gate materialization runs before committing a batch.
+"""The quality gate's Spark side: measure a batch while caching it, write a quarantine table.
 
-On an error-severity failure the batch is appended to a quarantine Delta table,
-``<offline_root>/_quarantine/<view>``, with ``_run_id``, ``_quarantined_at`` and
-``_violations`` (the row-level rules each row broke), and :class:`QualityGateError` is raised
-with the report, so nothing reaches the feature table: its current version stays current.
-Warnings are recorded in ``quality_results`` and do not block.
+:func:`measure_into_cache` computes the batch once into the cache the write then reads and
+``observe``s every rule's counters in the same pass; :func:`write_quarantine` appends a failed
+batch, each row labelled with the rules it broke. The gate itself (record the results, block on
+an error, audit) is :func:`sparkfs.pipeline.quality.quality_gate`.
 """
 
 from __future__ import annotations
@@ -18,42 +17,19 @@ from pyspark import StorageLevel
 from pyspark.sql import Observation
 from pyspark.sql import functions as F
 
-from sparkfs.definitions import QUARANTINE_DIR, FeatureView
-from sparkfs.errors import QualityGateError
-from sparkfs.quality.check import batch_aggregates, check_batch, compile_rules, view_keys
+from sparkfs.quality.check import batch_aggregates
 from sparkfs.quality.report import QualityReport
 from sparkfs.quality.rules import Rule
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from sparkfs.workspace import Workspace
-
-__all__ = ["QUARANTINE_DIR", "measure_into_cache", "quality_gate", "quarantine", "quarantine_path"]
+__all__ = ["measure_into_cache", "write_quarantine"]
 
 _WRITE_CACHE_CONF = {
     "spark.sql.inMemoryColumnarStorage.compressed": "false",
     "spark.sql.optimizer.canChangeCachedPlanOutputPartitioning": "true",
 }
-
-
-def quarantine_path(workspace: Workspace, view: str) -> str:
-    return f"{workspace.offline_root.rstrip('/')}/{QUARANTINE_DIR}/{view}"
-
-
-def quarantine(workspace: Workspace, view: FeatureView, batch: DataFrame, report: QualityReport) -> str:
-    """Append the failed batch, each row labelled with the rules it broke; returns the path."""
-    keys = view_keys(workspace, view)
-    flags = [F.when(rule.violation, F.lit(rule.label)) for rule in compile_rules(view, keys, batch)
-             if rule.violation is not None]
-    violations = F.array_compact(F.array(*flags)) if flags else F.array().cast("array<string>")
-    path = quarantine_path(workspace, view.name)
-    (batch.withColumn("_run_id", F.lit(report.run_id))
-     .withColumn("_definition_version", F.lit(report.version))
-     .withColumn("_quarantined_at", F.current_timestamp())
-     .withColumn("_violations", violations)
-     .write.format("delta").mode("append").option("mergeSchema", "true").save(path))
-    return path
 
 
 _settings_lock = threading.Lock()
@@ -117,38 +93,13 @@ def measure_into_cache(
     return cached, measured
 
 
-def quality_gate(
-    spark: SparkSession, workspace: Workspace, view: FeatureView, version: str, batch: DataFrame, run_id: str
-) -> DataFrame | None:
-    """A :data:`sparkfs.offline.materialize.Gate`: check, record, quarantine and block on error.
-
-    A view without expectations costs nothing (no Spark job) and returns ``None``. Otherwise the
-    batch is computed once into a cache while every rule's counters are measured (one pass, no
-    aggregation job of its own), and the cached batch is returned for the write to read; the
-    caller unpersists it.
-
-    Raises:
-        QualityGateError: an error-severity rule failed; the message is the full report.
-    """
-    if not view.expectations:
-        return None
-    rules = compile_rules(view, view_keys(workspace, view), batch)
-    cached, measured = measure_into_cache(spark, batch, rules, run_id)
-    try:
-        report = check_batch(workspace, view, version, cached, run_id, rules=rules, measured=measured)
-        if report.passed:
-            return cached
-        path = quarantine(workspace, view, cached, report)
-    except BaseException:
-        cached.unpersist()
-        raise
-    cached.unpersist()
-    failed = [r.label for r in report.blocking]
-    workspace.audit.append(user=workspace.user, action="quality_gate", kind="feature_view", name=view.name,
-                           version=version, outcome="failed",
-                           details={"run_id": run_id, "failed": failed, "quarantine": path})
-    raise QualityGateError(
-        f"{report.render()}\nnothing was committed to the feature table (its current version stays current); "
-        f"the batch is in the quarantine table {path} (_run_id = '{run_id}'). Fix the source data or the "
-        f"expectation, then rerun; `sparkfs validate {view.name}` checks without writing."
-    )
+def write_quarantine(batch: DataFrame, rules: list[Rule], report: QualityReport, path: str) -> None:
+    """Append the failed batch to the quarantine Delta table at ``path``, each row labelled
+    with the row-level rules it broke (``_violations``), the run and the definition version."""
+    flags = [F.when(rule.violation, F.lit(rule.label)) for rule in rules if rule.violation is not None]
+    violations = F.array_compact(F.array(*flags)) if flags else F.array().cast("array<string>")
+    (batch.withColumn("_run_id", F.lit(report.run_id))
+     .withColumn("_definition_version", F.lit(report.version))
+     .withColumn("_quarantined_at", F.current_timestamp())
+     .withColumn("_violations", violations)
+     .write.format("delta").mode("append").option("mergeSchema", "true").save(path))

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, delete, insert, select
 
-from sparkfs.outputs import normalize_path
+from sparkfs.pipeline.outputs import normalize_path
 from sparkfs.registry.schema import training_sets, written_outputs
 
 __all__ = ["OutputStore"]

@@ -19,12 +19,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sparkfs.clock import Clock, utc_now
 from sparkfs.config import SparkfsConfig, load_config
 from sparkfs.errors import SparkfsError, ValidationError
+from sparkfs.pipeline.workspace import Workspace
 from sparkfs.serving.api import catalog, lookup, ops, reviews
 from sparkfs.serving.limits import BodyLimitMiddleware
 from sparkfs.serving.metrics import MetricsMiddleware
 from sparkfs.serving.responses import error_response, validation_message
 from sparkfs.serving.runtime import ServingRuntime
-from sparkfs.workspace import Workspace
 
 __all__ = ["app_from_env", "create_app"]
 

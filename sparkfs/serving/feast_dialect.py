@@ -36,7 +36,7 @@ from sparkfs.errors import (
     SparkfsError,
     ValidationError,
 )
-from sparkfs.serving.catalog import Catalog
+from sparkfs.pipeline.serving_catalog import Catalog
 from sparkfs.serving.echo import excerpt, short_message
 from sparkfs.serving.lookup import LookupPlan, plan_lookup
 

@@ -10,12 +10,12 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sparkfs.online.reader import OnlineReader
-from sparkfs.serving.catalog import CatalogSource
+from sparkfs.pipeline.serving_catalog import CatalogSource
 from sparkfs.serving.lookup import read_blocking
 from sparkfs.serving.shapes import rows_response
 
 if TYPE_CHECKING:
-    from sparkfs.workspace import Workspace
+    from sparkfs.pipeline.workspace import Workspace
 
 __all__ = ["lookup_once"]
 

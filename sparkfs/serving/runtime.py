@@ -16,13 +16,13 @@ from sparkfs.clock import Clock, utc_now
 from sparkfs.config import SparkfsConfig
 from sparkfs.errors import OnlineStoreError, TamperedRegistryError
 from sparkfs.online.reader import AsyncOnlineReader
+from sparkfs.pipeline.serving_catalog import Catalog, CatalogSource
+from sparkfs.pipeline.workspace import Workspace
 from sparkfs.registry.integrity import require_intact
 from sparkfs.serving.auth import ApiKeys
 from sparkfs.serving.cache import ValueCache
-from sparkfs.serving.catalog import Catalog, CatalogSource
 from sparkfs.serving.lookup import OnlineLookup
 from sparkfs.serving.metrics import ServingMetrics
-from sparkfs.workspace import Workspace
 
 __all__ = ["ServingRuntime"]
 

@@ -8,8 +8,8 @@ import pytest
 
 from sparkfs.config import GovernanceConfig
 from sparkfs.governance import ReviewBoard
+from sparkfs.pipeline.workspace import Workspace
 from sparkfs.registry import DefinitionStore
-from sparkfs.workspace import Workspace
 from tests.project import Project, make_project
 
 GOVERNANCE = """governance:

@@ -10,9 +10,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sparkfs.errors import GovernanceError
 from sparkfs.governance import require_service_approved
-from sparkfs.governance_hook import is_approved, require_approved
+from sparkfs.governance.enforcement import is_approved, require_approved
+from sparkfs.pipeline.workspace import Workspace
 from sparkfs.registry import AuditLog
-from sparkfs.workspace import Workspace
 from tests.governance.conftest import board
 
 VIEW = "user_txn_aggs"
@@ -99,7 +99,7 @@ def test_audit_log_cannot_be_tampered_with(ws: Workspace) -> None:
 
 
 def test_training_sets_check_every_view_they_read_in_both_forms(ws: Workspace) -> None:
-    from sparkfs.training.recorded import resolve_refs
+    from sparkfs.pipeline.training_sets import resolve_refs
 
     b = board(ws)
     for name in ("fraud_model", "user_txn_aggs", "merchant_txn_aggs"):

@@ -11,11 +11,11 @@ import redis
 from pyspark.sql import SparkSession
 
 from sparkfs.errors import GovernanceError
-from sparkfs.offline.materialize import materialize
-from sparkfs.online_sync import sync_online
+from sparkfs.pipeline.materialize import materialize
+from sparkfs.pipeline.sync import sync_online
+from sparkfs.pipeline.workspace import Workspace
 from sparkfs.registry import DefinitionStore
 from sparkfs.store import FeatureStore
-from sparkfs.workspace import Workspace
 from tests.governance.conftest import GOVERNANCE, board
 from tests.offline.conftest import write_users
 from tests.project import make_project

@@ -13,8 +13,8 @@ import pytest
 from sparkfs.config import load_config
 from sparkfs.errors import ConfigError, GovernanceError
 from sparkfs.governance.identity import Identity, review_refusal
+from sparkfs.pipeline.workspace import Workspace
 from sparkfs.serving.auth import hash_key
-from sparkfs.workspace import Workspace
 from tests.governance.conftest import GOVERNANCE, board
 from tests.project import Project, make_project
 from tests.serving.conftest import anyio_backend, app_client, open_project  # noqa: F401  (fixture)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sparkfs.errors import GovernanceError, NotFoundError
-from sparkfs.workspace import Workspace
+from sparkfs.pipeline.workspace import Workspace
 from tests.governance.conftest import board, reapply_changed
 from tests.project import Project
 

@@ -10,7 +10,7 @@ import pytest
 
 from sparkfs.control_chars import escape_control
 from sparkfs.errors import ValidationError
-from sparkfs.workspace import Workspace
+from sparkfs.pipeline.workspace import Workspace
 from tests.governance.conftest import board
 from tests.project import Project
 from tests.registry.tampering import legacy_registry

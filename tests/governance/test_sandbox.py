@@ -9,8 +9,8 @@ import pytest
 from pyspark.sql import SparkSession
 
 from sparkfs.errors import GovernanceError
-from sparkfs.offline.materialize import materialize, offline_table
-from sparkfs.workspace import Workspace
+from sparkfs.pipeline.materialize import materialize, offline_table
+from sparkfs.pipeline.workspace import Workspace
 from tests.governance.conftest import board
 from tests.offline.conftest import ts, write_users
 

@@ -24,10 +24,10 @@ from pyspark.sql import functions as F
 from sparkfs.definitions import definition_version
 from sparkfs.demo.pipeline import run_demo_pipeline
 from sparkfs.model_inputs import column_of, model_matrix, online_frame
+from sparkfs.pipeline.training_sets import rebuild
+from sparkfs.pipeline.workspace import Workspace
 from sparkfs.registry.training_sets import TrainingSetStore
 from sparkfs.store import FeatureStore
-from sparkfs.training.recorded import rebuild
-from sparkfs.workspace import Workspace
 from tests.project import REPO_ROOT, Project, make_project
 from tests.redis_server import RedisServer
 

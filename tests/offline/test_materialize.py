@@ -16,9 +16,9 @@ from sparkfs.errors import (
     ValidationError,
     WriteConflictError,
 )
-from sparkfs.offline.materialize import backfill, chunk_ranges, materialize, offline_table
+from sparkfs.pipeline.materialize import backfill, chunk_ranges, materialize, offline_table
+from sparkfs.pipeline.workspace import Workspace
 from sparkfs.registry import DefinitionStore
-from sparkfs.workspace import Workspace
 from tests.offline.conftest import USERS_SCHEMA, ts, write_users
 
 VIEW = "user_profile"

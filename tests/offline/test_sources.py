@@ -15,11 +15,11 @@ from pyspark.sql import SparkSession
 
 from sparkfs.definitions import FeatureView
 from sparkfs.errors import NotFoundError, SchemaMismatchError, SparkfsError
-from sparkfs.offline.materialize import materialize, offline_table
 from sparkfs.offline.parquet import NANOS_AS_LONG
 from sparkfs.offline.source import read_source
+from sparkfs.pipeline.materialize import materialize, offline_table
+from sparkfs.pipeline.workspace import Workspace
 from sparkfs.registry import DefinitionStore
-from sparkfs.workspace import Workspace
 from tests.project import make_project
 
 VIEW = """feature_views:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from sparkfs.pipeline.workspace import Workspace
 from sparkfs.registry import DefinitionStore
-from sparkfs.workspace import Workspace
 from tests.project import Project, make_project
 
 ALLOWED = "      - {type: allowed_values, column: country, values: [US, GB, DE, FR, ES, IT, NL, BR, IN, JP], severity: warn}\n"

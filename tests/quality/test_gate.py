@@ -11,10 +11,12 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from sparkfs.errors import QualityGateError
-from sparkfs.offline.materialize import materialize, offline_table
-from sparkfs.quality import QualityStore, desired_constraints, quarantine_path
+from sparkfs.pipeline.materialize import materialize, offline_table
+from sparkfs.pipeline.quality import quarantine_path
+from sparkfs.pipeline.workspace import Workspace
+from sparkfs.quality import desired_constraints
 from sparkfs.registry import DefinitionStore
-from sparkfs.workspace import Workspace
+from sparkfs.registry.quality_results import QualityStore
 from tests.offline.conftest import ts, write_users
 from tests.project import Project
 from tests.quality.conftest import HARD_RULES

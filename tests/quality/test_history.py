@@ -8,8 +8,10 @@ from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from sparkfs.definitions import FeatureView
-from sparkfs.quality import QualityReport, QualityStore, check_batch
-from sparkfs.workspace import Workspace
+from sparkfs.pipeline.quality import check_batch
+from sparkfs.pipeline.workspace import Workspace
+from sparkfs.quality import QualityReport
+from sparkfs.registry.quality_results import QualityStore
 from tests.offline.conftest import ts
 
 SCHEMA = T.StructType([

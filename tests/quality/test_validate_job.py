@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from sparkfs.workspace import Workspace
+from sparkfs.pipeline.workspace import Workspace
 from tests.offline.conftest import ts, write_users
 from tests.project import REPO_ROOT, Project
 

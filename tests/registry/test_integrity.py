@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import Table, select
 
 from sparkfs.errors import GovernanceError, TamperedRegistryError
-from sparkfs.governance_hook import require_approved
+from sparkfs.governance.enforcement import require_approved
+from sparkfs.pipeline.workspace import Workspace
 from sparkfs.registry import open_engine
 from sparkfs.registry.chain import row_digest
 from sparkfs.registry.integrity import verify_registry
 from sparkfs.registry.schema import audit_log, reviews
-from sparkfs.workspace import Workspace
 from tests.governance.conftest import board
 from tests.project import Project
 from tests.registry.tampering import drop_triggers, legacy_registry, raw

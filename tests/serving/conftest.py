@@ -23,8 +23,8 @@ from sparkfs.online.layout import EntityKeyCodec, ValueCodec, data_prefix, datet
 from sparkfs.online.topology import make_client
 from sparkfs.online.view import OnlineView
 from sparkfs.online.writer import BulkWriter, WriteMode
+from sparkfs.pipeline.workspace import Workspace
 from sparkfs.serving.app import create_app
-from sparkfs.workspace import Workspace
 from tests.redis_server import free_port
 
 FEATURES = """
@@ -80,7 +80,7 @@ class Project:
     workspace: Workspace
 
     def view(self, name: str) -> OnlineView:
-        from sparkfs.serving.catalog import CatalogSource
+        from sparkfs.pipeline.serving_catalog import CatalogSource
 
         source = CatalogSource(self.workspace)
         source.refresh()

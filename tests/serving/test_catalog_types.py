@@ -9,9 +9,9 @@ from sqlalchemy import inspect, text
 
 from sparkfs.definitions import Entity, FeatureView
 from sparkfs.online.checkpoints import Checkpoint
+from sparkfs.pipeline.serving_catalog import SyncState, online_view_of
 from sparkfs.registry.checkpoints import SqlCheckpointStore
 from sparkfs.registry.database import open_engine
-from sparkfs.serving.catalog import SyncState, online_view_of
 
 VIEW = FeatureView.model_validate({
     "name": "aggs", "entities": ["user"], "source": {"type": "delta", "path": "x"}, "timestamp_column": "ts", "owner": "team@example.com",

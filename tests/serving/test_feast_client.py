@@ -31,11 +31,11 @@ from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from sparkfs.config import load_config
-from sparkfs.offline.materialize import materialize
-from sparkfs.online_sync import sync_online
+from sparkfs.pipeline.materialize import materialize
+from sparkfs.pipeline.sync import sync_online
+from sparkfs.pipeline.workspace import Workspace
 from sparkfs.registry import DefinitionStore
 from sparkfs.serving.auth import hash_key
-from sparkfs.workspace import Workspace
 from tests.conftest import REPO_ROOT
 from tests.feast_client_env import CLIENT_DIR, feast_python
 from tests.offline.conftest import write_users

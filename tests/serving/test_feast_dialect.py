@@ -15,10 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sparkfs.errors import ValidationError
-from sparkfs.serving.catalog import Catalog, FeatureColumn
+from sparkfs.pipeline.serving_catalog import Catalog, FeatureColumn
+from sparkfs.pipeline.workspace import Workspace
 from sparkfs.serving.feast_dialect import entity_columns
 from sparkfs.serving.lookup import LookupPlan
-from sparkfs.workspace import Workspace
 from tests.serving.conftest import NOW, Project, app_client, publish, seed, write_project
 
 pytestmark = pytest.mark.anyio

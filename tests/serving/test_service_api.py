@@ -110,7 +110,7 @@ async def test_api_keys_401_403_and_ok(tmp_path: Path, redis_url: str) -> None:
 
 
 async def test_unapproved_versions_are_not_served(project: Project, monkeypatch: Any) -> None:
-    import sparkfs.serving.catalog as catalog_mod
+    import sparkfs.pipeline.serving_catalog as catalog_mod
 
     monkeypatch.setattr(catalog_mod, "is_approved",
                         lambda ws, kind, name, version: name != "clicks")

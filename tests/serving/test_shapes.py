@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from sparkfs.online.layout import datetime_to_us, us_to_datetime
 from sparkfs.online.reader import Status, ViewValue
-from sparkfs.serving.catalog import FeatureColumn
+from sparkfs.pipeline.serving_catalog import FeatureColumn
 from sparkfs.serving.lookup import LookupPlan, LookupResult
 from sparkfs.serving.responses import json_response
 from sparkfs.serving.shapes import feast_response, iso_utc, rows_response

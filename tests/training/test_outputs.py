@@ -11,10 +11,10 @@ from pyspark.sql import SparkSession
 
 from sparkfs.demo.generate import generate_demo_data
 from sparkfs.errors import ValidationError
-from sparkfs.offline.materialize import materialize, offline_table
-from sparkfs.outputs import protected_locations
-from sparkfs.training.recorded import reproduce_training_set, write_training_set
-from sparkfs.workspace import Workspace
+from sparkfs.pipeline.materialize import materialize, offline_table
+from sparkfs.pipeline.outputs import protected_locations
+from sparkfs.pipeline.training_sets import reproduce_training_set, write_training_set
+from sparkfs.pipeline.workspace import Workspace
 from tests.offline.conftest import write_users
 from tests.project import Project
 from tests.training.test_training_set import USERS, spine_df

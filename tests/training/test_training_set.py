@@ -9,10 +9,10 @@ from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from sparkfs.errors import NotFoundError, ValidationError
-from sparkfs.offline.materialize import materialize, offline_table
+from sparkfs.pipeline.materialize import materialize, offline_table
+from sparkfs.pipeline.training_sets import reproduce_training_set, write_training_set
+from sparkfs.pipeline.workspace import Workspace
 from sparkfs.store import FeatureStore
-from sparkfs.training.recorded import reproduce_training_set, write_training_set
-from sparkfs.workspace import Workspace
 from tests.offline.conftest import ts, write_users
 
 SPINE_SCHEMA = T.StructType([T.StructField("user_id", T.LongType()), T.StructField("event_timestamp", T.TimestampType()),
@@ -108,7 +108,7 @@ def test_clear_errors(spark: SparkSession, ws: Workspace) -> None:
 def test_a_spine_written_by_pandas_reads_its_nanosecond_timestamps(spark: SparkSession, tmp_path: Path) -> None:
     import pandas as pd
 
-    from sparkfs.training.training_set import read_spine
+    from sparkfs.training.inputs import read_spine
 
     stamps = pd.to_datetime(["2026-01-02 03:04:05.123456789"])
     pd.DataFrame({"user_id": [1], "event_timestamp": stamps}).to_parquet(tmp_path / "spine.parquet")

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from fastapi import APIRouter
 
+from sparkfs.pipeline.serving_catalog import ServedService, ServedView, freshness
 from sparkfs.serving.api.deps import CatalogDep, PrincipalDep, RuntimeDep
-from sparkfs.serving.catalog import ServedService, ServedView, freshness
 from sparkfs.serving.models import (
     ErrorBody,
     FeatureInfo,

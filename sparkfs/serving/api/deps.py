@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from sparkfs.config import ServingConfig
+from sparkfs.pipeline.serving_catalog import Catalog
 from sparkfs.serving.auth import Principal
-from sparkfs.serving.catalog import Catalog
 from sparkfs.serving.runtime import ServingRuntime
 
 __all__ = ["Caller", "CallerDep", "CatalogDep", "PrincipalDep", "RuntimeDep", "SettingsDep",

@@ -2,7 +2,7 @@
 
 The catalog is built from the registry (head versions and their stored specs), never from the
 YAML files, so a server serves what was applied, not what happens to sit on disk. Each feature
-view and feature service head passes through :func:`sparkfs.governance_hook.is_approved`;
+view and feature service head passes through :func:`sparkfs.governance.enforcement.is_approved`;
 unapproved heads are left out (a lookup of them answers 404, as if they did not exist).
 
 A :class:`Catalog` is immutable. :class:`CatalogSource` rebuilds it when the heads change and is
@@ -24,13 +24,13 @@ from sqlalchemy import select
 
 from sparkfs.definitions import Entity, FeatureService, FeatureView
 from sparkfs.errors import DefinitionError, NotFoundError, ValidationError
-from sparkfs.governance_hook import is_approved
+from sparkfs.governance.enforcement import is_approved
 from sparkfs.online.view import Field, OnlineView
 from sparkfs.registry.schema import sync_checkpoints
 from sparkfs.serving.echo import excerpt
 
 if TYPE_CHECKING:
-    from sparkfs.workspace import Workspace
+    from sparkfs.pipeline.workspace import Workspace
 
 __all__ = [
     "Catalog",

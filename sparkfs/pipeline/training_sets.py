@@ -1,30 +1,108 @@
-"""Write a training set and record it; rebuild a recorded one identically."""
+"""Training sets: point-in-time joins over pinned Delta versions, recorded for reproduction.
+
+:func:`build_training_set` resolves the requested features to feature views, pins every
+feature table to one Delta version (:func:`sparkfs.training.inputs.pinned_version`) and joins
+with :func:`sparkfs.training.pit_join.point_in_time_join`. The result carries what it read,
+so :func:`reproduce_training_set` can rebuild a recorded one row for row later, even after the
+tables were backfilled or the definitions changed; :func:`write_training_set` writes and
+records one.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sparkfs.definitions import FeatureView
+from sparkfs.definitions import FeatureView, definition_version
 from sparkfs.definitions.loader import FeatureRef
 from sparkfs.errors import ValidationError
-from sparkfs.outputs import check_output, protected_locations
+from sparkfs.pipeline.materialize import offline_table
+from sparkfs.pipeline.outputs import check_output, protected_locations
 from sparkfs.registry.outputs import OutputStore
 from sparkfs.registry.training_sets import TrainingSetRecord, TrainingSetStore
-from sparkfs.training.training_set import (
+from sparkfs.training.feature_source import FeatureSource
+from sparkfs.training.inputs import (
     AsOf,
-    build_training_set,
+    pinned_version,
     read_spine,
+    readable_version,
     spine_with_timestamp,
 )
+from sparkfs.training.pit_join import point_in_time_join, validate_spine
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from sparkfs.workspace import Workspace
+    from sparkfs.pipeline.workspace import Workspace
 
-__all__ = ["reproduce_training_set", "resolve_refs", "write_training_set"]
+__all__ = [
+    "TrainingSet", "build_training_set", "reproduce_training_set", "resolve_refs", "write_training_set",
+]
 
 FORMATS = ("delta", "parquet")
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    df: DataFrame
+    features: list[str]                  # view:feature, in output order
+    table_versions: dict[str, int]       # feature view -> Delta version read
+    definition_versions: dict[str, str]  # feature view -> definition version used
+
+
+
+def _group(refs: list[FeatureRef]) -> dict[str, list[FeatureRef]]:
+    grouped: dict[str, list[FeatureRef]] = {}
+    for ref in refs:
+        grouped.setdefault(ref.view, []).append(ref)
+    return grouped
+
+
+def build_training_set(
+    spark: SparkSession,
+    workspace: Workspace,
+    spine: DataFrame,
+    *,
+    refs: list[FeatureRef],
+    as_of: AsOf = None,
+    views: dict[str, FeatureView] | None = None,
+    timestamp_column: str = "event_timestamp",
+    include_timestamps: bool = False,
+) -> TrainingSet:
+    """Join ``refs`` onto ``spine`` point-in-time correctly; see the module docstring.
+
+    ``views`` overrides the repository's definitions (reproduction uses the recorded ones).
+    """
+    if not refs:
+        raise ValidationError("request at least one feature (features=[...] or feature_service=...)")
+    sources, table_versions, definition_versions = [], {}, {}
+    for view_name, view_refs in _group(refs).items():
+        view = (views or {}).get(view_name) or workspace.repository.feature_view(view_name)
+        table = offline_table(workspace, view)
+        version = pinned_version(spark, table, view_name, as_of)
+        df = readable_version(spark, table, view_name, version)
+        keys = tuple(k.name for k in workspace.repository.join_keys(view)) if views is None else \
+            tuple(_keys_from_table(df, view))
+        sources.append(FeatureSource(
+            name=view_name, df=df, keys=keys,
+            features=tuple(r.feature for r in view_refs),
+            output_names=tuple(r.column for r in view_refs),
+            ttl=view.ttl, availability_delay=view.availability_delay,
+            timestamp_output=f"{view_name}__event_timestamp" if include_timestamps else None,
+            created=view.created_timestamp_column is not None, availability=view.availability,
+        ))
+        table_versions[view_name] = version
+        definition_versions[view_name] = definition_version(view)
+    validate_spine(spine, sources, timestamp_column)
+    joined = point_in_time_join(spine, sources, timestamp_column=timestamp_column)
+    return TrainingSet(joined, [r.qualified for r in refs], table_versions, definition_versions)
+
+
+def _keys_from_table(df: DataFrame, view: FeatureView) -> list[str]:
+    """Join keys of a recorded view: the stored columns before ``event_timestamp``."""
+    names = df.columns
+    return names[: names.index("event_timestamp")]
+
 
 
 def resolve_refs(workspace: Workspace, features: list[str] | None, feature_service: str | None) -> list[FeatureRef]:
@@ -51,7 +129,7 @@ def resolve_refs(workspace: Workspace, features: list[str] | None, feature_servi
     refs = workspace.repository.resolve(features)
     if workspace.namespace == "production":
         from sparkfs.definitions import definition_version
-        from sparkfs.governance_hook import require_approved
+        from sparkfs.governance.enforcement import require_approved
 
         for name in dict.fromkeys(r.view for r in refs):
             view = workspace.repository.feature_view(name)
@@ -62,7 +140,7 @@ def resolve_refs(workspace: Workspace, features: list[str] | None, feature_servi
 def _check_out(spark: SparkSession, workspace: Workspace, out: str, spine: str, fmt: str,
                overwrite: bool) -> None:
     """Before any work: ``out`` is a new path, or a training set sparkfs wrote (or --overwrite),
-    and never the store, a view's source or the spine (see :mod:`sparkfs.outputs`)."""
+    and never the store, a view's source or the spine (see :mod:`sparkfs.pipeline.outputs`)."""
     if fmt not in FORMATS:
         raise ValidationError(f"--format {fmt!r}: use delta or parquet")
     protected = protected_locations(workspace.config, workspace.repository, reading=[spine])

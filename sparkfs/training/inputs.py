@@ -1,46 +1,30 @@
-"""Training sets: point-in-time joins over pinned Delta versions, recorded for reproduction.
+"""A training set's inputs: feature tables pinned to one Delta version, and the spine.
 
-``build_training_set`` resolves the requested features to feature views, pins every feature
-table to one Delta version (the current one, the one at an ``as_of`` timestamp, or the one
-given per view) and joins with :func:`sparkfs.training.pit_join.point_in_time_join`. The
-result carries what it read, so ``reproduce`` can rebuild it row for row later, even after
-the tables were backfilled or the definitions changed.
+:func:`pinned_version` resolves ``as_of`` (the current version, the one at a timestamp, or one
+given per view) to a Delta version; :func:`readable_version` reads it (refusing a vacuumed
+version with what to do); :func:`read_spine` reads a spine file. The pipeline layer
+(:mod:`sparkfs.pipeline.training_sets`) joins them with
+:func:`sparkfs.training.pit_join.point_in_time_join` and records what it read.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
-from sparkfs.definitions import FeatureView, definition_version
-from sparkfs.definitions.loader import FeatureRef
 from sparkfs.delta_log import latest_version
 from sparkfs.errors import NotFoundError, ValidationError
-from sparkfs.offline.materialize import offline_table
 from sparkfs.offline.table import OfflineTable
-from sparkfs.training.feature_source import FeatureSource
-from sparkfs.training.pit_join import point_in_time_join, validate_spine
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from sparkfs.workspace import Workspace
-
-__all__ = ["AsOf", "TrainingSet", "build_training_set", "pinned_version"]
+__all__ = ["AsOf", "pinned_version", "read_spine", "readable_version", "spine_with_timestamp"]
 
 AsOf = datetime | dict[str, int] | None
-
-
-@dataclass(frozen=True)
-class TrainingSet:
-    df: DataFrame
-    features: list[str]                  # view:feature, in output order
-    table_versions: dict[str, int]       # feature view -> Delta version read
-    definition_versions: dict[str, str]  # feature view -> definition version used
 
 
 def _history(spark: SparkSession, table: OfflineTable) -> list[tuple[int, datetime]]:
@@ -74,7 +58,7 @@ def pinned_version(spark: SparkSession, table: OfflineTable, view: str, as_of: A
     return eligible[-1]
 
 
-def _check_readable(spark: SparkSession, table: OfflineTable, view: str, version: int) -> DataFrame:
+def readable_version(spark: SparkSession, table: OfflineTable, view: str, version: int) -> DataFrame:
     try:
         df = table.read(spark, version)
         files = df.inputFiles()
@@ -90,59 +74,6 @@ def _check_readable(spark: SparkSession, table: OfflineTable, view: str, version
             f"are gone, e.g. {missing[0]}); choose a version newer than the last VACUUM"
         )
     return df
-
-
-def _group(refs: list[FeatureRef]) -> dict[str, list[FeatureRef]]:
-    grouped: dict[str, list[FeatureRef]] = {}
-    for ref in refs:
-        grouped.setdefault(ref.view, []).append(ref)
-    return grouped
-
-
-def build_training_set(
-    spark: SparkSession,
-    workspace: Workspace,
-    spine: DataFrame,
-    *,
-    refs: list[FeatureRef],
-    as_of: AsOf = None,
-    views: dict[str, FeatureView] | None = None,
-    timestamp_column: str = "event_timestamp",
-    include_timestamps: bool = False,
-) -> TrainingSet:
-    """Join ``refs`` onto ``spine`` point-in-time correctly; see the module docstring.
-
-    ``views`` overrides the repository's definitions (reproduction uses the recorded ones).
-    """
-    if not refs:
-        raise ValidationError("request at least one feature (features=[...] or feature_service=...)")
-    sources, table_versions, definition_versions = [], {}, {}
-    for view_name, view_refs in _group(refs).items():
-        view = (views or {}).get(view_name) or workspace.repository.feature_view(view_name)
-        table = offline_table(workspace, view)
-        version = pinned_version(spark, table, view_name, as_of)
-        df = _check_readable(spark, table, view_name, version)
-        keys = tuple(k.name for k in workspace.repository.join_keys(view)) if views is None else \
-            tuple(_keys_from_table(df, view))
-        sources.append(FeatureSource(
-            name=view_name, df=df, keys=keys,
-            features=tuple(r.feature for r in view_refs),
-            output_names=tuple(r.column for r in view_refs),
-            ttl=view.ttl, availability_delay=view.availability_delay,
-            timestamp_output=f"{view_name}__event_timestamp" if include_timestamps else None,
-            created=view.created_timestamp_column is not None, availability=view.availability,
-        ))
-        table_versions[view_name] = version
-        definition_versions[view_name] = definition_version(view)
-    validate_spine(spine, sources, timestamp_column)
-    joined = point_in_time_join(spine, sources, timestamp_column=timestamp_column)
-    return TrainingSet(joined, [r.qualified for r in refs], table_versions, definition_versions)
-
-
-def _keys_from_table(df: DataFrame, view: FeatureView) -> list[str]:
-    """Join keys of a recorded view: the stored columns before ``event_timestamp``."""
-    names = df.columns
-    return names[: names.index("event_timestamp")]
 
 
 def read_spine(spark: SparkSession, path: str) -> tuple[DataFrame, dict[str, Any]]:

@@ -11,16 +11,17 @@ from typing import TYPE_CHECKING
 
 from sparkfs.errors import ValidationError
 from sparkfs.offline.conform import CREATED_AT, EVENT_DATE, EVENT_TIMESTAMP, INGESTED_AT
-from sparkfs.offline.materialize import offline_table
 from sparkfs.online.sync import SyncResult, sync_feature_view
 from sparkfs.online.topology import OnlineTarget, make_client
 from sparkfs.online.view import Field, OnlineView
+from sparkfs.pipeline.materialize import offline_table
+from sparkfs.pipeline.runs import recorded_run
 from sparkfs.registry.checkpoints import SqlCheckpointStore
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from sparkfs.workspace import Workspace
+    from sparkfs.pipeline.workspace import Workspace
 
 __all__ = ["online_target", "online_view", "retire_views", "sync_online"]
 
@@ -68,17 +69,12 @@ def sync_online(
     for name in targets:
         view, path = online_view(spark, workspace, name)
         checkpoints.will_write_features(name, [(f.name, f.dtype) for f in view.features])
-        run_id = workspace.runs.start("sync", user=workspace.user, feature_view=name, version=view.version,
-                                      namespace=workspace.namespace, spark_app_id=spark.sparkContext.applicationId)
-        try:
+        with recorded_run(workspace, "sync", spark=spark, feature_view=name, version=view.version) as run:
             result = sync_feature_view(spark, table_path=path, view=view, online=online_target(workspace),
                                        checkpoints=checkpoints, full=full, wait_s=wait_s)
-        except BaseException as exc:
-            workspace.runs.finish(run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:4000])
-            raise
-        workspace.runs.finish(run_id, status="succeeded", rows_in=result.rows_sent, rows_out=result.entities_written,
-                              input_versions={path: result.to_delta_version},
-                              details={"mode": result.mode, "reason": result.reason, "generation": result.generation})
+            run.rows_in, run.rows_out = result.rows_sent, result.entities_written
+            run.input_versions = {path: result.to_delta_version}
+            run.details = {"mode": result.mode, "reason": result.reason, "generation": result.generation}
         results.append(result)
     if not names:
         retire_views(workspace)

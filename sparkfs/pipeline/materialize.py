@@ -31,15 +31,16 @@ from sparkfs.offline.conform import (
 )
 from sparkfs.offline.source import SourceRead, apply_transformation, read_source, source_error
 from sparkfs.offline.table import OfflineTable, schema_fingerprint
+from sparkfs.pipeline.quality import quality_gate
+from sparkfs.pipeline.runs import recorded_run
 from sparkfs.quality.constraints import sync_constraints
-from sparkfs.quality.gate import quality_gate
 from sparkfs.registry.progress import ProgressStore
 from sparkfs.registry.runs import RunRecord
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from sparkfs.workspace import Workspace
+    from sparkfs.pipeline.workspace import Workspace
 
 __all__ = ["BackfillResult", "Gate", "backfill", "chunk_ranges", "materialize", "offline_table"]
 
@@ -143,58 +144,54 @@ def materialize(
         watermark = progress.watermark(view.name, version, workspace.namespace)
         if watermark is not None:
             incremental_since = _floor_hour(watermark - view.late_arrival)
-    run_id = workspace.runs.start(
-        job, user=workspace.user, feature_view=view.name, version=version, namespace=workspace.namespace,
-        range_start=run_start or incremental_since, range_end=run_end,
-        spark_app_id=spark.sparkContext.applicationId, details={"table": table.path},
-    )
     cached: DataFrame | None = None
-    try:
-        source = read_source(spark, view, workspace.config.data_dir)
-        batch, scoped, time_column = _batch(spark, workspace, view, source, run_start or incremental_since, run_end)
-        stats = _first_pass(spark, view, source, scoped.agg(
-            F.count(F.lit(1)).alias("n"), F.max(F.col(time_column)).alias("newest")))
-        rows_in, newest = int(stats["n"]), stats["newest"]
-        if gate is not None:
-            # The quality gate returns the batch computed into a cache while it measured it: the
-            # write reads the cache, so the batch is computed once, not once per pass.
-            cached = gate(spark, workspace, view, version, batch, run_id)
+    with recorded_run(workspace, job, spark=spark, feature_view=view.name, version=version,
+                      range_start=run_start or incremental_since, range_end=run_end,
+                      details={"table": table.path}) as run:
+        run_id = run.run_id
+        try:
+            source = read_source(spark, view, workspace.config.data_dir)
+            batch, scoped, time_column = _batch(spark, workspace, view, source, run_start or incremental_since, run_end)
+            stats = _first_pass(spark, view, source, scoped.agg(
+                F.count(F.lit(1)).alias("n"), F.max(F.col(time_column)).alias("newest")))
+            rows_in, newest = int(stats["n"]), stats["newest"]
+            if gate is not None:
+                # The quality gate returns the batch computed into a cache while it measured it: the
+                # write reads the cache, so the batch is computed once, not once per pass.
+                cached = gate(spark, workspace, view, version, batch, run_id)
+                if cached is not None:
+                    batch = cached
+            batch = batch.drop(SOURCE_ROWS)
+            table.ensure(spark, batch.schema, {"sparkfs.feature_view": view.name})
+            sync_constraints(spark, table.path, view)  # hard rules become Delta CHECK constraints
+            metadata: dict[str, Any] = {
+                "run_id": run_id, "feature_view": view.name, "definition_version": version,
+                "namespace": workspace.namespace, "inputs": {source.location: source.delta_version},
+            }
+            now = datetime.now(UTC)
+            if run_start is not None and run_end is not None:
+                out_version = table.replace_range(spark, batch, run_start.date(), run_end.date(), ingested_at=now, metadata=metadata)
+            elif incremental_since is None:
+                out_version = table.replace_range(spark, batch, date(1, 1, 1), date(9999, 12, 31), ingested_at=now, metadata=metadata)
+            elif view.aggregations is not None:
+                out_version = table.replace_from(spark, batch, incremental_since, ingested_at=now, metadata=metadata)
+            else:
+                keys = [k.name for k in workspace.repository.join_keys(view)]
+                created = None if view.created_timestamp_column is None else \
+                    "every" if view.availability == "created" else "latest"
+                out_version = table.upsert(spark, batch, keys, ingested_at=now, metadata=metadata, created=created)
+            rows_out = _rows_from_history(spark, table, out_version)
+            if table.properties(spark).get("sparkfs.definition_version") != version:
+                table.set_properties(spark, {"sparkfs.definition_version": version})
+            if start is None:
+                _advance_watermark(progress, view, version, workspace.namespace, newest, source)
+        finally:
             if cached is not None:
-                batch = cached
-        batch = batch.drop(SOURCE_ROWS)
-        table.ensure(spark, batch.schema, {"sparkfs.feature_view": view.name})
-        sync_constraints(spark, table.path, view)  # hard rules become Delta CHECK constraints
-        metadata: dict[str, Any] = {
-            "run_id": run_id, "feature_view": view.name, "definition_version": version,
-            "namespace": workspace.namespace, "inputs": {source.location: source.delta_version},
-        }
-        now = datetime.now(UTC)
-        if run_start is not None and run_end is not None:
-            out_version = table.replace_range(spark, batch, run_start.date(), run_end.date(), ingested_at=now, metadata=metadata)
-        elif incremental_since is None:
-            out_version = table.replace_range(spark, batch, date(1, 1, 1), date(9999, 12, 31), ingested_at=now, metadata=metadata)
-        elif view.aggregations is not None:
-            out_version = table.replace_from(spark, batch, incremental_since, ingested_at=now, metadata=metadata)
-        else:
-            keys = [k.name for k in workspace.repository.join_keys(view)]
-            created = None if view.created_timestamp_column is None else \
-                "every" if view.availability == "created" else "latest"
-            out_version = table.upsert(spark, batch, keys, ingested_at=now, metadata=metadata, created=created)
-        rows_out = _rows_from_history(spark, table, out_version)
-        if table.properties(spark).get("sparkfs.definition_version") != version:
-            table.set_properties(spark, {"sparkfs.definition_version": version})
-        if start is None:
-            _advance_watermark(progress, view, version, workspace.namespace, newest, source)
-    except BaseException as exc:
-        workspace.runs.finish(run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:4000])
-        raise
-    finally:
-        if cached is not None:
-            cached.unpersist()
-    return workspace.runs.finish(
-        run_id, status="succeeded", rows_in=rows_in, rows_out=rows_out,
-        input_versions={source.location: source.delta_version}, output_version=out_version,
-    )
+                cached.unpersist()
+        run.rows_in, run.rows_out = rows_in, rows_out
+        run.input_versions, run.output_version = {source.location: source.delta_version}, out_version
+    assert run.record is not None
+    return run.record
 
 
 def _first_pass(spark: SparkSession, view: FeatureView, source: SourceRead, stats: DataFrame) -> Any:

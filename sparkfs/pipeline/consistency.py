@@ -24,14 +24,14 @@ from sparkfs.errors import ValidationError
 from sparkfs.online.layout import datetime_to_us, us_to_datetime
 from sparkfs.online.reader import OnlineReader, Status, ViewValue
 from sparkfs.online.view import OnlineView
-from sparkfs.online_sync import online_target, online_view
+from sparkfs.pipeline.sync import online_target, online_view
 from sparkfs.registry.checkpoints import SqlCheckpointStore
 from sparkfs.training.pit_join import FeatureSource, point_in_time_join
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from sparkfs.workspace import Workspace
+    from sparkfs.pipeline.workspace import Workspace
 
 __all__ = ["Mismatch", "ViewConsistency", "check_consistency"]
 

@@ -17,8 +17,8 @@ from sparkfs.errors import QualityGateError, ValidationError
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from sparkfs.pipeline.workspace import Workspace
     from sparkfs.quality.report import QualityReport
-    from sparkfs.workspace import Workspace
 
 __all__ = ["check_range", "raise_if_blocked", "validate_range"]
 
@@ -35,29 +35,25 @@ def validate_range(spark: SparkSession, workspace: Workspace, view_name: str,
                    start: datetime | None = None, end: datetime | None = None) -> QualityReport | None:
     """The quality report of the batch for [start, end) (the whole source without a range), or
     ``None`` when the view declares no expectations (nothing to check, no run recorded)."""
-    from sparkfs.offline.materialize import _batch
     from sparkfs.offline.source import read_source
-    from sparkfs.quality.check import check_batch
+    from sparkfs.pipeline.materialize import _batch
+    from sparkfs.pipeline.quality import check_batch
+    from sparkfs.pipeline.runs import recorded_run
 
     check_range(start, end)
     view = workspace.repository.feature_view(view_name)
     if not view.expectations:
         return None
     version = definition_version(view)
-    runs = workspace.runs
-    run_id = runs.start("validate", user=workspace.user, feature_view=view.name, version=version,
-                        namespace=workspace.namespace, range_start=start, range_end=end,
-                        spark_app_id=spark.sparkContext.applicationId)
-    try:
+    with recorded_run(workspace, "validate", spark=spark, feature_view=view.name, version=version,
+                      range_start=start, range_end=end) as run:
         source = read_source(spark, view, workspace.config.data_dir)
         batch, _, _ = _batch(spark, workspace, view, source, start, end)
-        report = check_batch(workspace, view, version, batch, run_id)
-    except BaseException as exc:
-        runs.finish(run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:4000])
-        raise
-    failed = ", ".join(r.label for r in report.blocking)
-    runs.finish(run_id, status="succeeded" if report.passed else "failed", rows_in=report.rows,
-                error=f"quality gate failed: {failed}" if failed else None)
+        report = check_batch(workspace, view, version, batch, run.run_id)
+        failed = ", ".join(r.label for r in report.blocking)
+        run.rows_in = report.rows
+        if failed:
+            run.status, run.error = "failed", f"quality gate failed: {failed}"
     return report
 
 

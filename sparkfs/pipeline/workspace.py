@@ -8,6 +8,7 @@ A :class:`Workspace` is cheap and immutable; the CLI, ``jobs/`` and notebooks bu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Literal
@@ -18,6 +19,7 @@ from sparkfs.config import SparkfsConfig, load_config
 from sparkfs.definitions import FeatureView, definition_version
 from sparkfs.definitions.loader import Repository, load_repository
 from sparkfs.errors import GovernanceError
+from sparkfs.governance.identity import Identity, establish
 from sparkfs.registry import AuditLog, DefinitionStore, open_engine
 from sparkfs.registry.integrity import IntegrityReport, verify_registry
 from sparkfs.registry.runs import RunStore
@@ -34,19 +36,33 @@ class Workspace:
     engine: Engine
     user: str
     namespace: Namespace = "production"
+    #: How ``user`` was established (set by :meth:`open`; None for a hand-built workspace).
+    identity: Identity | None = None
 
     @classmethod
     def open(cls, config: SparkfsConfig | str | None = None, *, user: str | None = None,
-             namespace: Namespace = "production") -> Workspace:
-        """Open a project's workspace; ``user`` (else ``$SPARKFS_USER``, else the login name) is
-        the acting user, except under ``governance.identity: database`` where it is the
-        registry database's user (and naming someone else is refused)."""
-        from sparkfs.governance.identity import establish
+             namespace: Namespace = "production", note: Callable[[str], None] | None = None) -> Workspace:
+        """Open a project's workspace.
 
+        Args:
+            config: the loaded config, or the path of ``sparkfs.yaml`` (default: the project's).
+            user: who acts (else ``$SPARKFS_USER``, else the login name), except under
+                ``governance.identity: database`` where it is the registry database's user.
+            namespace: ``production``, or ``sandbox`` for runs that must not touch production.
+            note: under ``governance.identity: database``, naming a user other than the
+                database's is refused; with ``note`` it is told to ``note`` instead (the CLI
+                prints it) and the workspace acts as the database user.
+
+        Raises:
+            GovernanceError: ``user`` is not the database's user (and no ``note`` was given).
+        """
         cfg = config if isinstance(config, SparkfsConfig) else load_config(config)
         engine = open_engine(cfg.registry.url)
-        identity = establish(cfg.governance.identity, user, engine)
-        if user is not None and user != identity.user:
+        identity = establish(cfg.governance.identity, user, engine if cfg.governance.identity == "database" else None)
+        if note is not None and identity.claimed is not None and identity.claimed != identity.user:
+            note(f"note: acting as the database user {identity.user!r}, not {identity.claimed!r} "
+                 "(governance.identity: database)")
+        elif note is None and user is not None and user != identity.user:
             raise GovernanceError(
                 f"user={user!r} is not the registry database's user {identity.user!r} "
                 "(governance.identity: database); leave user out to act as the database user")
@@ -56,6 +72,7 @@ class Workspace:
             engine=engine,
             user=identity.user,
             namespace=namespace,
+            identity=identity,
         )
 
     def in_namespace(self, namespace: Namespace) -> Workspace:
@@ -99,7 +116,7 @@ class Workspace:
                 f"is not applied (registry has {head or 'nothing'}); run `sparkfs apply` first, "
                 "or use --sandbox to try it without touching production"
             )
-        from sparkfs.governance_hook import require_approved
+        from sparkfs.governance.enforcement import require_approved
 
         require_approved(self, "feature_view", view.name, version)
         return version
