@@ -35,8 +35,8 @@ def validate_range(spark: SparkSession, workspace: Workspace, view_name: str,
                    start: datetime | None = None, end: datetime | None = None) -> QualityReport | None:
     """The quality report of the batch for [start, end) (the whole source without a range), or
     ``None`` when the view declares no expectations (nothing to check, no run recorded)."""
+    from sparkfs.offline.batch import feature_batch
     from sparkfs.offline.source import read_source
-    from sparkfs.pipeline.materialize import _batch
     from sparkfs.pipeline.quality import check_batch
     from sparkfs.pipeline.runs import recorded_run
 
@@ -48,7 +48,8 @@ def validate_range(spark: SparkSession, workspace: Workspace, view_name: str,
     with recorded_run(workspace, "validate", spark=spark, feature_view=view.name, version=version,
                       range_start=start, range_end=end) as run:
         source = read_source(spark, view, workspace.config.data_dir)
-        batch, _, _ = _batch(spark, workspace, view, source, start, end)
+        batch = feature_batch(spark, view, workspace.repository.join_keys(view), source.df, start, end,
+                              name=run.run_id).rows
         report = check_batch(workspace, view, version, batch, run.run_id)
         failed = ", ".join(r.label for r in report.blocking)
         run.rows_in = report.rows
