@@ -17,11 +17,6 @@ How it stays cheap (no scan of each window per row):
    where it enters and subtracts it where it leaves), which Spark updates in O(1) per row;
    min, max and the HLL union use range frames over the buckets in ``(b - w, b]``. A ``lag``
    over the same order then drops rows equal to the key's previous row.
-
-That sort is preceded by a radix sort on one ``long`` (key hash, boundary index; see
-:func:`_presorted`), as in the point-in-time join: Spark compares rows by an 8-byte prefix of
-the first sort column, which every row of a key shares, so without it nearly every comparison
-of the window's sort compares whole rows.
 """
 
 from __future__ import annotations
@@ -68,10 +63,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _IDX = PREFIX + "idx"
 _OFFSET = PREFIX + "offset"
 _TS = PREFIX + "ts"
-_HASH = PREFIX + "h"
-#: Bits of the key hash and of the boundary index in the pre-sort key (see _presorted); hour
-#: indices stay below 2**23 until the year 2926.
-_HASH_BITS, _IDX_BITS = 40, 23
 
 
 def output_columns(
@@ -148,12 +139,9 @@ def aggregate_windows(
     first, stop = _index_range(start, end, grain_us)
     reach = max(_micros(w) // grain_us for w in spec.windows)
     buckets = _bucket_rollup(events, keys, timestamp_column, plan, grain_us, first, stop, reach)
-    candidates = _presorted(_candidates(buckets, keys, spec, grain_us, stop), keys)
-    # The key hash leads the window's partition columns: a function of the keys, it changes no
-    # partition (and needs no shuffle: the rows are already partitioned by the keys).
-    partition = [_HASH, *keys]
-    values = _window_values(candidates, partition, spec, plan, grain_us)
-    return _changed_rows(values, partition, keys, [n for n, _ in features], first, grain_us)
+    candidates = _candidates(buckets, keys, spec, grain_us, stop)
+    values = _window_values(candidates, keys, spec, plan, grain_us)
+    return _changed_rows(values, keys, [n for n, _ in features], first, grain_us)
 
 
 def _micros(td: timedelta) -> int:
@@ -266,17 +254,6 @@ def _candidates(
     return rows if stop is None else rows.where(F.col(_IDX) < stop)
 
 
-def _presorted(candidates: DataFrame, keys: list[str]) -> DataFrame:
-    """The rows sorted within their partitions by ``key hash << 23 | idx`` (one radix sort),
-    which is the window's order except where 40-bit hashes collide, so the window's own sort
-    that follows finds them in order (about one comparison per row). Correctness never
-    depends on it: the window's sort decides the order; this only makes that sort cheap."""
-    key_hash = F.xxhash64(*keys).bitwiseAND(F.lit((1 << _HASH_BITS) - 1))
-    clamped = F.least(F.greatest(F.col(_IDX), F.lit(0)), F.lit((1 << _IDX_BITS) - 1))
-    hashed = candidates.withColumn(_HASH, key_hash)
-    return hashed.sortWithinPartitions(F.shiftleft(F.col(_HASH), _IDX_BITS) + clamped)
-
-
 def _window_values(
     candidates: DataFrame,
     keys: list[str],
@@ -296,11 +273,10 @@ def _window_values(
 
 
 def _changed_rows(
-    values: DataFrame, partition: list[str], keys: list[str], features: list[str], first: int | None,
-    grain_us: int,
+    values: DataFrame, keys: list[str], features: list[str], first: int | None, grain_us: int
 ) -> DataFrame:
     """Keep a key's first row, rows that differ from the previous one, and the first in range."""
-    ordered = Window.partitionBy(*partition).orderBy(_IDX)
+    ordered = Window.partitionBy(*keys).orderBy(_IDX)
     prev_idx = F.lag(_IDX).over(ordered)
     changed = F.lit(False)
     for name in features:
