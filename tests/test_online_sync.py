@@ -68,8 +68,46 @@ def test_sync_pushes_latest_values_and_records_runs(spark: SparkSession, live_ws
 
 
 def test_offline_only_view_and_unmaterialized_view_are_refused(spark: SparkSession, live_ws: Workspace) -> None:
-    with pytest.raises(ValidationError, match="no offline table yet"):
+    with pytest.raises(ValidationError, match="no offline table yet; run `sparkfs materialize user_profile`"):
         sync_online(spark, live_ws, ["user_profile"])
+    path = Path(live_ws.config.features_dir) / "users.yaml"
+    path.write_text(path.read_text().replace("    online: true\n", "    online: false\n", 1))
+    offline_only = Workspace.open(live_ws.config, user="tester")
+    with pytest.raises(ValidationError, match="'user_profile' has online: false; it is not synced"):
+        sync_online(spark, offline_only, ["user_profile"])
+
+
+def test_an_aggregate_is_served_with_its_source_column_s_type(spark: SparkSession, live_ws: Workspace) -> None:
+    """sum over an integer column is int64 and max keeps the column's type, online as offline
+    (the one view schema, sparkfs.definitions.schema); count is int64 and avg float64."""
+    path = Path(live_ws.config.features_dir) / "users.yaml"
+    text_ = path.read_text()
+    assert "- {name: txn_amount_sum, function: sum, column: amount}" in text_
+    path.write_text(text_.replace(
+        "- {name: txn_amount_sum, function: sum, column: amount}",
+        "- {name: txn_amount_sum, function: sum, column: units}\n        - {name: units_max, function: max, column: units}"))
+    ws = Workspace.open(live_ws.config, user="tester")
+    DefinitionStore(ws.engine).apply(ws.repository, user="tester")
+    source = ws.repository.feature_view("user_txn_aggs").source
+    spark.sql(
+        "SELECT CAST(1 AS bigint) AS user_id, CAST(2 AS bigint) AS merchant_id, 12.5D AS amount, "
+        "CAST(3 AS int) AS units, current_timestamp() - INTERVAL 2 HOURS AS ts"
+    ).write.format(source.type).mode("overwrite").save(f"{ws.config.data_dir}/{source.path}")
+    materialize(spark, ws, "user_txn_aggs")
+    view, _ = online_view(spark, ws, "user_txn_aggs")
+    types = {f.name: f.dtype for f in view.features}
+    assert types["txn_amount_sum_1d"] == "int64"
+    assert types["units_max_1d"] == "int32"
+    assert types["txn_count_1d"] == "int64" and types["txn_amount_avg_1d"] == "float64"
+    sync_online(spark, ws, ["user_txn_aggs"])
+    reader = OnlineReader(online_target(ws))
+    try:
+        [answer] = reader.read([view], [{"user_id": 1}])
+    finally:
+        reader.close()
+    values = answer["user_txn_aggs"].values or {}
+    assert values["txn_amount_sum_1d"] == 3 and isinstance(values["txn_amount_sum_1d"], int)
+    assert values["units_max_1d"] == 3 and values["txn_count_1d"] == 1
 
 
 def test_removed_views_lose_their_keys(spark: SparkSession, live_ws: Workspace, redis_url: str) -> None:

@@ -79,7 +79,7 @@ def require_approved(workspace: Workspace, kind: str, name: str, version: str) -
 def require_service_approved(workspace: Workspace, service: str) -> None:
     """A feature service's repository version and those of every feature view it reads.
 
-    Training sets for a service call this (``training.recorded.resolve_refs``): a model must
+    Training sets for a service call this (``sparkfs.pipeline.training_sets.resolve_refs``): a model must
     not consume a view that nobody approved just because the service listing it was approved.
     The versions checked are the repository's, the ones a training set reads.
     """

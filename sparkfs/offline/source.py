@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,7 @@ from sparkfs.definitions import FeatureView, PythonTransformation, SqlTransforma
 from sparkfs.delta_log import latest_version
 from sparkfs.errors import NotFoundError, SchemaMismatchError, SparkfsError, ValidationError
 from sparkfs.offline.parquet import NANOS_AS_LONG, nanos_columns, parquet_files, read_parquet
+from sparkfs.spark_errors import SparkFailure
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -89,28 +91,34 @@ def _parsed(df: DataFrame, view: FeatureView, fmt: str | None) -> DataFrame:
     return df
 
 
-#: (markers in Spark's message, what it means and what to do); the first match wins.
-_CAUSES: list[tuple[tuple[str, ...], str]] = [
-    (("PATH_NOT_FOUND", "FileNotFoundException", "DELTA_MISSING_DELTA_TABLE", "is not a Delta table",
-      "DELTA_TABLE_NOT_FOUND"),
+def _nanos(failure: SparkFailure) -> bool:
+    return failure.has_condition("PARQUET_TYPE_ILLEGAL") and "NANOS" in failure.parameters.get("parquetType", "")
+
+
+#: (does the failure have this cause, what it means and what to do); the first match wins.
+_CAUSES: list[tuple[Callable[[SparkFailure], bool], str]] = [
+    (lambda f: f.has_condition("PATH_NOT_FOUND", "DELTA_MISSING_DELTA_TABLE", "DELTA_TABLE_NOT_FOUND",
+                               "DELTA_PATH_DOES_NOT_EXIST", "FILE_NOT_EXIST")
+     or f.has_class("FileNotFoundException"),
      "does not exist or is not a {type} source; generate the data (e.g. `sparkfs demo generate`), "
      "fix the path, or fix the source type"),
-    (("TABLE_OR_VIEW_NOT_FOUND",),
+    (lambda f: f.has_condition("TABLE_OR_VIEW_NOT_FOUND"),
      "is not a table of the metastore; create it, or name it as the catalog knows it (db.table)"),
-    (("DELTA_CANNOT_TIME_TRAVEL_VERSION", "VersionNotFoundException", "DELTA_VERSION_NOT_FOUND",
-      "Cannot time travel"),
+    (lambda f: f.has_condition("DELTA_VERSION_NOT_FOUND", "DELTA_CANNOT_TIME_TRAVEL_VERSION")
+     or f.has_class("VersionNotFoundException"),
      "has no such Delta version ({first}); pin an existing version or remove `version:` to read "
      "the latest"),
-    ((f"{NANOS_AS_LONG}", "TIMESTAMP(NANOS"),
+    (_nanos,
      "holds nanosecond timestamps{nanos}, which Spark reads only with "
      f"{NANOS_AS_LONG}=true: set it under spark.conf in sparkfs.yaml (sparkfs sessions set it by "
      "default; sparkfs then reads such columns to the microsecond), or write the file with "
      "df.to_parquet(path, coerce_timestamps='us')"),
-    (("CANNOT_PARSE_TIMESTAMP", "could not be parsed", "PARSE_DATETIME"),
+    (lambda f: f.has_condition("CANNOT_PARSE_TIMESTAMP", "PARSE_DATETIME_BY_NEW_PARSER", "DATETIME_FIELD_OUT_OF_BOUNDS")
+     or f.has_class("SparkDateTimeException"),
      "has a timestamp that does not match the declared timestamp_format ({first}); fix the value "
      "or the source's timestamp_format (a Spark datetime pattern)"),
-    (("CANNOT_READ_FILE_FOOTER", "is not a Parquet file", "FAILED_READ_FILE", "Malformed",
-      "MALFORMED_RECORD", "corrupt"),
+    (lambda f: f.has_condition("CANNOT_READ_FILE_FOOTER", "FAILED_READ_FILE", "MALFORMED_RECORD_IN_PARSING",
+                               "CANNOT_READ_PARQUET_FILE", "PARQUET_COLUMN_DATA_TYPE_MISMATCH"),
      "cannot be read as {type} ({first}); check that the files are {type} and not damaged, or "
      "declare the source type they have"),
 ]
@@ -125,9 +133,10 @@ def source_error(
     text = str(exc)
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     source_type = view.source.type
-    for markers, advice in _CAUSES:
-        if any(m in text for m in markers):
-            nanos = _nanos_where(spark, location) if "NANOS" in markers[-1] else ""
+    failure = SparkFailure.of(exc)
+    for matches, advice in _CAUSES:
+        if matches(failure):
+            nanos = _nanos_where(spark, location) if matches is _nanos else ""
             message = advice.format(type=source_type, first=first, nanos=nanos)
             missing = advice.startswith(("does not", "is not a table", "has no such"))
             error = NotFoundError if missing else SchemaMismatchError

@@ -26,12 +26,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from delta.exceptions import DeltaConcurrentModificationException
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from sparkfs.delta_log import TableState, commit_info, latest_version, table_state
 from sparkfs.errors import WriteConflictError
 from sparkfs.offline.conform import CREATED_AT, EVENT_DATE, EVENT_TIMESTAMP, INGESTED_AT
+from sparkfs.spark_errors import SparkFailure
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -41,11 +43,6 @@ __all__ = [
     "WriteMode", "schema_fingerprint",
 ]
 
-_CONFLICTS = (
-    "ConcurrentAppendException", "ConcurrentDeleteReadException", "ConcurrentDeleteDeleteException",
-    "ConcurrentTransactionException", "ProtocolChangedException", "MetadataChangedException",
-    "DELTA_CONCURRENT", "DELTA_METADATA_CHANGED", "DELTA_PROTOCOL_CHANGED", "already exists",
-)
 _METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 #: How far back from the latest version a writer looks for its own commit.
 _COMMIT_SEARCH = 100
@@ -107,8 +104,23 @@ def schema_fingerprint(columns: list[tuple[str, str]]) -> str:
 
 
 def _is_conflict(exc: Exception) -> bool:
-    text = f"{type(exc).__name__} {exc}"
-    return any(marker in text for marker in _CONFLICTS)
+    """A commit that lost to a concurrent writer (Delta's conflict types and error classes), or
+    a table another writer created first: retrying it is safe."""
+    if isinstance(exc, DeltaConcurrentModificationException):
+        return True
+    failure = SparkFailure.of(exc)
+    return failure.has_class(*_CONFLICT_CLASSES) or failure.has_condition(
+        "DELTA_METADATA_CHANGED", "DELTA_PROTOCOL_CHANGED", "DELTA_TABLE_ALREADY_EXISTS",
+        "TABLE_OR_VIEW_ALREADY_EXISTS", "DELTA_PATH_EXISTS", prefixes=("DELTA_CONCURRENT",))
+
+
+#: Delta's conflict exceptions (JVM simple names; the Python ones subclass
+#: ``delta.exceptions.DeltaConcurrentModificationException``).
+_CONFLICT_CLASSES = (
+    "ConcurrentAppendException", "ConcurrentDeleteReadException", "ConcurrentDeleteDeleteException",
+    "ConcurrentTransactionException", "ConcurrentWriteException", "ProtocolChangedException",
+    "MetadataChangedException", "DeltaConcurrentModificationException",
+)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,6 @@ __all__ = [
     "Status",
     "SyncResult",
     "ViewValue",
-    "drop_view",
     "sync_feature_view",
 ]
 
@@ -41,18 +40,3 @@ def __getattr__(name: str) -> Any:
 
         return getattr(sync, name)
     raise AttributeError(name)
-
-
-def drop_view(online: Any, view_name: str) -> int:
-    """Remove every key (all versions, generations, control hash) of a retired or deleted view.
-
-    ``online`` is a ``RedisConfig`` or ``RedisClusterConfig``; returns the number of data keys
-    deleted.
-    """
-    from sparkfs.online.topology import make_client
-
-    client = make_client(online)
-    try:
-        return Generations(client, online.namespace).drop_view(view_name)
-    finally:
-        client.close()

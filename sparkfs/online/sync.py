@@ -10,7 +10,6 @@ write is idempotent, so a run killed anywhere and rerun converges to the state o
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from sparkfs.online.task import COUNTS_SCHEMA, WriteTask
 from sparkfs.online.topology import OnlineTarget, make_client, node_label
 from sparkfs.online.view import OnlineView
 from sparkfs.online.writer import WriteCounts, WriteMode
+from sparkfs.spark_errors import SparkFailure, executor_error
 
 __all__ = ["SyncResult", "sync_feature_view"]
 
@@ -38,13 +38,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _TRANSIENT = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError,
               redis.exceptions.ClusterDownError, redis.exceptions.TryAgainError)
-_EXECUTOR_ERROR = re.compile(r"OnlineStoreError: (.+)")
-#: Substrings of Delta errors meaning "the change feed for that range cannot be read".
-_CDF_UNAVAILABLE = ("VersionNotFound", "CHANGE_DATA", "ChangeData", "FileNotFound",
-                    "FILE_NOT_FOUND", "vacuum", "VERSION_NOT_FOUND", "startingVersion",
-                    "TIMESTAMP_GREATER", "not exist")
-
-
 @dataclass(frozen=True)
 class SyncResult:
     """What one sync did.
@@ -92,9 +85,9 @@ def _run_write(df: DataFrame, task: WriteTask) -> WriteCounts:
     try:
         rows = df.mapInArrow(task, COUNTS_SCHEMA).collect()
     except Exception as exc:
-        match = _EXECUTOR_ERROR.search(str(exc))
-        if match:
-            raise OnlineStoreError(match.group(1).strip()) from exc
+        message = executor_error(exc, "OnlineStoreError")
+        if message is not None:
+            raise OnlineStoreError(message) from exc
         raise
     return WriteCounts(sent=sum(r["sent"] for r in rows),
                        written=sum(r["written"] for r in rows),
@@ -168,8 +161,17 @@ def _incremental(ctx: _Context, generation: int, start: int) -> WriteCounts:
 
 
 def _cdf_unavailable(exc: Exception) -> bool:
-    text = str(exc)
-    return "OnlineStoreError" not in text and any(m in text for m in _CDF_UNAVAILABLE)
+    """The change feed for the range cannot be read (versions vacuumed or expired, the feed
+    off for them, files gone): the sync falls back to a full refresh. A write to Redis that
+    failed on an executor is not one of these."""
+    if isinstance(exc, OnlineStoreError) or executor_error(exc, "OnlineStoreError") is not None:
+        return False
+    failure = SparkFailure.of(exc)
+    return failure.has_class("VersionNotFoundException", "FileNotFoundException") or failure.has_condition(
+        "DELTA_VERSION_NOT_FOUND", "DELTA_TIMESTAMP_GREATER_THAN_COMMIT", "DELTA_INVALID_CDC_RANGE",
+        "DELTA_FILE_NOT_FOUND", "DELTA_FILE_NOT_FOUND_DETAILED", "FILE_NOT_EXIST", "PATH_NOT_FOUND",
+        "DELTA_CANNOT_TIME_TRAVEL_VERSION", "DELTA_INVALID_TIMESTAMP_FORMAT",
+        prefixes=("DELTA_MISSING_CHANGE_DATA", "DELTA_CHANGE_DATA", "DELTA_CHANGE_TABLE_FEED"))
 
 
 def _plan(ctx: _Context, cp: Checkpoint | None, full: bool) -> tuple[str, str, int | None]:

@@ -27,10 +27,11 @@ from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
-from sparkfs.definitions import FeatureView, JoinKey, window_label
+from sparkfs.definitions import FeatureView, JoinKey
+from sparkfs.definitions.schema import ViewSchema
 from sparkfs.errors import SparkfsError, ValidationError
 from sparkfs.offline.batch import feature_batch, input_stats
-from sparkfs.offline.conform import CREATED_AT, EVENT_TIMESTAMP, SOURCE_ROWS
+from sparkfs.offline.conform import SOURCE_ROWS
 from sparkfs.offline.source import SourceRead, read_source, source_error
 from sparkfs.offline.table import (
     OfflineTable,
@@ -100,18 +101,8 @@ def _midnight(day: date) -> datetime:
 
 
 def stored_columns(workspace: Workspace, view: FeatureView) -> list[tuple[str, str]]:
-    """The declared stored columns of a view: (name, type) with aggregates typed by function."""
-    cols: list[tuple[str, str]] = [(k.name, k.type) for k in workspace.repository.join_keys(view)]
-    cols.append((EVENT_TIMESTAMP, "timestamp"))
-    cols += [(f.name, f.type) for f in view.features]
-    if view.created_timestamp_column is not None:
-        # knowing time keeps every record, a different table than one row per keys and E
-        cols.append((CREATED_AT, "timestamp" if view.availability == "event" else "timestamp, every record"))
-    if view.aggregations is not None:
-        for feature in view.aggregations.features:
-            for window in view.aggregations.windows:
-                cols.append((f"{feature.name}_{window_label(window)}", f"{feature.function}({feature.column})"))
-    return cols
+    """The declared stored columns of a view (:meth:`ViewSchema.declared_columns`)."""
+    return ViewSchema.of(view, workspace.repository.join_keys(view)).declared_columns()
 
 
 def offline_table(workspace: Workspace, view: FeatureView) -> OfflineTable:

@@ -19,12 +19,12 @@ asked through the session's Hadoop file system, so any Hadoop-compatible URI is 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sparkfs.errors import ValidationError
+from sparkfs.registry.outputs import normalize_path
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -42,15 +42,6 @@ class Protected:
 
     what: str
     path: str
-
-
-def normalize_path(path: str) -> str:
-    """A comparable form: absolute and symlink-free for local paths, no trailing ``/``."""
-    local = path[len("file:"):] if path.startswith("file:") else path
-    if "://" in local:
-        return local.rstrip("/")
-    local = "/" + local.lstrip("/") if path.startswith("file:") else local
-    return os.path.realpath(os.path.abspath(os.path.expanduser(local)))
 
 
 def _overlaps(a: str, b: str) -> bool:

@@ -23,11 +23,12 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 
 from sparkfs.definitions import Entity, FeatureService, FeatureView
+from sparkfs.definitions.schema import UNKNOWN, ViewSchema
+from sparkfs.echo import excerpt
 from sparkfs.errors import DefinitionError, NotFoundError, ValidationError
 from sparkfs.governance.enforcement import is_approved
 from sparkfs.online.view import Field, OnlineView
 from sparkfs.registry.schema import sync_checkpoints
-from sparkfs.serving.echo import excerpt
 
 if TYPE_CHECKING:
     from sparkfs.pipeline.workspace import Workspace
@@ -43,12 +44,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: Online types of aggregate outputs. count and approx_count_distinct are exact (Spark long);
-#: avg is double; sum/min/max/last depend on the source column, which the definition does not
-#: declare, so they are served as float64, the type the demo pipeline writes.
-_AGG_TYPES = {"count": "int64", "approx_count_distinct": "int64", "avg": "float64"}
-
 
 @dataclass(frozen=True)
 class FeatureColumn:
@@ -165,22 +160,20 @@ def online_view_of(view: FeatureView, version: str, entities: Mapping[str, Entit
     Raises:
         DefinitionError: an entity is unknown or a feature type cannot be stored online.
     """
-    keys: list[Field] = []
+    join_keys = []
     for name in view.entities:
         if name not in entities:
             raise DefinitionError([f"feature view {view.name!r}: entity {name!r} is not applied"])
-        keys += [Field(k.name, k.type) for k in entities[name].join_keys]
+        join_keys += entities[name].join_keys
+    schema = ViewSchema.of(view, join_keys)
+    keys = tuple(Field(c.name, c.type) for c in schema.keys)
     if synced is not None and synced.definition_version == version and synced.features:
-        return OnlineView(view.name, version, tuple(keys), tuple(Field(n, t) for n, t in synced.features),
+        return OnlineView(view.name, version, keys, tuple(Field(n, t) for n, t in synced.features),
                           view.ttl, view.availability_delay)
-    features = [Field(f.name, f.type) for f in view.features]
-    if view.aggregations is not None:
-        names = iter(view.aggregations.output_names())
-        for agg in view.aggregations.features:
-            for _ in view.aggregations.windows:
-                features.append(Field(next(names), _AGG_TYPES.get(agg.function, "float64")))
-    return OnlineView(view.name, version, tuple(keys), tuple(features), view.ttl,
-                      view.availability_delay)
+    # Not synced yet: no key of this version exists, every lookup is NOT_FOUND, and an aggregate
+    # whose type follows its source column (UNKNOWN until the table is written) decodes nothing.
+    features = tuple(Field(n, "float64" if t == UNKNOWN else t) for n, t in schema.online_features())
+    return OnlineView(view.name, version, keys, features, view.ttl, view.availability_delay)
 
 
 SpecReader = Callable[[str, str, str], dict[str, Any]]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sparkfs.definitions.schema import ViewSchema
 from sparkfs.errors import ValidationError
-from sparkfs.offline.conform import CREATED_AT, EVENT_DATE, EVENT_TIMESTAMP, INGESTED_AT
+from sparkfs.offline.conform import CREATED_AT
 from sparkfs.online.sync import SyncResult, sync_feature_view
 from sparkfs.online.topology import OnlineTarget, make_client
 from sparkfs.online.view import Field, OnlineView
@@ -41,15 +42,14 @@ def online_view(spark: SparkSession, workspace: Workspace, name: str) -> tuple[O
     table = offline_table(workspace, view)
     if not table.exists(spark):
         raise ValidationError(f"feature view {name!r} has no offline table yet; run `sparkfs materialize {name}` first")
-    keys = [k.name for k in workspace.repository.join_keys(view)]
-    schema = {f.name: f.dataType.simpleString() for f in table.read(spark).schema.fields}
-    skip = {*keys, EVENT_TIMESTAMP, INGESTED_AT, EVENT_DATE, CREATED_AT}
+    types = {f.name: f.dataType.simpleString() for f in table.read(spark).schema.fields}
+    schema = ViewSchema.of(view, workspace.repository.join_keys(view), types)
     return OnlineView(
         name=name, version=version,
-        keys=tuple(Field(k, schema[k]) for k in keys),
-        features=tuple(Field(c, t) for c, t in schema.items() if c not in skip),
+        keys=tuple(Field(c.name, c.type) for c in schema.keys),
+        features=tuple(Field(n, t) for n, t in schema.online_features()),
         ttl=view.ttl, availability_delay=view.availability_delay,
-        created=CREATED_AT in schema, availability=view.availability,
+        created=CREATED_AT in types, availability=view.availability,
     ), table.path
 
 

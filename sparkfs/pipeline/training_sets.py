@@ -10,11 +10,13 @@ records one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sparkfs.definitions import FeatureView, definition_version
 from sparkfs.definitions.loader import FeatureRef
+from sparkfs.definitions.schema import ViewSchema
 from sparkfs.errors import ValidationError
 from sparkfs.pipeline.materialize import offline_table
 from sparkfs.pipeline.outputs import check_output, protected_locations
@@ -48,6 +50,7 @@ class TrainingSet:
     features: list[str]                  # view:feature, in output order
     table_versions: dict[str, int]       # feature view -> Delta version read
     definition_versions: dict[str, str]  # feature view -> definition version used
+    keys: dict[str, list[str]]           # feature view -> its join key columns
 
 
 
@@ -66,25 +69,29 @@ def build_training_set(
     refs: list[FeatureRef],
     as_of: AsOf = None,
     views: dict[str, FeatureView] | None = None,
+    keys: Mapping[str, Sequence[str]] | None = None,
     timestamp_column: str = "event_timestamp",
     include_timestamps: bool = False,
 ) -> TrainingSet:
     """Join ``refs`` onto ``spine`` point-in-time correctly; see the module docstring.
 
-    ``views`` overrides the repository's definitions (reproduction uses the recorded ones).
+    ``views`` and ``keys`` override the repository's definitions and their join keys
+    (reproduction uses the recorded ones).
     """
     if not refs:
         raise ValidationError("request at least one feature (features=[...] or feature_service=...)")
-    sources, table_versions, definition_versions = [], {}, {}
+    sources, table_versions, definition_versions, view_keys = [], {}, {}, {}
     for view_name, view_refs in _group(refs).items():
         view = (views or {}).get(view_name) or workspace.repository.feature_view(view_name)
         table = offline_table(workspace, view)
         version = pinned_version(spark, table, view_name, as_of)
         df = readable_version(spark, table, view_name, version)
-        keys = tuple(k.name for k in workspace.repository.join_keys(view)) if views is None else \
-            tuple(_keys_from_table(df, view))
+        recorded = (keys or {}).get(view_name)
+        names = tuple(recorded) if recorded is not None else tuple(
+            ViewSchema.of(view, workspace.repository.join_keys(view)).key_names if views is None
+            else _keys_from_table(df))
         sources.append(FeatureSource(
-            name=view_name, df=df, keys=keys,
+            name=view_name, df=df, keys=names,
             features=tuple(r.feature for r in view_refs),
             output_names=tuple(r.column for r in view_refs),
             ttl=view.ttl, availability_delay=view.availability_delay,
@@ -93,13 +100,15 @@ def build_training_set(
         ))
         table_versions[view_name] = version
         definition_versions[view_name] = definition_version(view)
+        view_keys[view_name] = list(names)
     validate_spine(spine, sources, timestamp_column)
     joined = point_in_time_join(spine, sources, timestamp_column=timestamp_column)
-    return TrainingSet(joined, [r.qualified for r in refs], table_versions, definition_versions)
+    return TrainingSet(joined, [r.qualified for r in refs], table_versions, definition_versions, view_keys)
 
 
-def _keys_from_table(df: DataFrame, view: FeatureView) -> list[str]:
-    """Join keys of a recorded view: the stored columns before ``event_timestamp``."""
+def _keys_from_table(df: DataFrame) -> list[str]:
+    """Join keys of a training set recorded before its keys were: the stored columns before
+    ``event_timestamp`` (the offline table's layout, :meth:`ViewSchema.declared_columns`)."""
     names = df.columns
     return names[: names.index("event_timestamp")]
 
@@ -183,7 +192,7 @@ def write_training_set(
         user=workspace.user, spine=spine_path, out=out, format=fmt, features=ts.features,
         feature_service=feature_service, table_versions=ts.table_versions,
         definition_versions=ts.definition_versions,
-        options={"spine": spine_info, "timestamp_column": timestamp_column,
+        options={"spine": spine_info, "timestamp_column": timestamp_column, "keys": ts.keys,
                  "include_timestamps": include_timestamps, "namespace": workspace.namespace},
     )
     OutputStore(workspace.engine).record(out, "training_set", workspace.user, record.id)
@@ -210,7 +219,7 @@ def rebuild(spark: SparkSession, workspace: Workspace, record: TrainingSetRecord
     refs = [FeatureRef(*ref.split(":", 1)) for ref in record.features]
     ts = build_training_set(
         spark, workspace, spine, refs=refs, as_of=dict(record.table_versions),
-        views=_recorded_views(workspace, record), timestamp_column=timestamp_column,
+        views=_recorded_views(workspace, record), keys=options.get("keys"), timestamp_column=timestamp_column,
         include_timestamps=bool(options.get("include_timestamps")),
     )
     return ts.df

@@ -6,14 +6,23 @@ wrote there. Training sets recorded before this table existed are found by their
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, delete, insert, select
 
-from sparkfs.pipeline.outputs import normalize_path
 from sparkfs.registry.schema import training_sets, written_outputs
 
-__all__ = ["OutputStore"]
+__all__ = ["OutputStore", "normalize_path"]
+
+
+def normalize_path(path: str) -> str:
+    """A comparable form: absolute and symlink-free for local paths, no trailing ``/``."""
+    local = path[len("file:"):] if path.startswith("file:") else path
+    if "://" in local:
+        return local.rstrip("/")
+    local = "/" + local.lstrip("/") if path.startswith("file:") else local
+    return os.path.realpath(os.path.abspath(os.path.expanduser(local)))
 
 
 class OutputStore:

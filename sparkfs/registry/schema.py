@@ -175,7 +175,7 @@ training_sets = Table(
 written_outputs = Table(
     "written_outputs",
     metadata,
-    Column("path", Text, primary_key=True),  # normalised (sparkfs.pipeline.outputs.normalize_path)
+    Column("path", Text, primary_key=True),  # normalised (sparkfs.registry.outputs.normalize_path)
     Column("kind", String(32), nullable=False),
     Column("written_at", DateTime(timezone=True), nullable=False),
     Column("user", String(128), nullable=False),

@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from sparkfs.echo import excerpt, short_message
 from sparkfs.errors import (
     FeatureNameCollisionError,
     NotFoundError,
@@ -37,7 +38,6 @@ from sparkfs.errors import (
     ValidationError,
 )
 from sparkfs.pipeline.serving_catalog import Catalog
-from sparkfs.serving.echo import excerpt, short_message
 from sparkfs.serving.lookup import LookupPlan, plan_lookup
 
 __all__ = [

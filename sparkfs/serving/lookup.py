@@ -18,11 +18,11 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sparkfs.clock import Clock, utc_now
+from sparkfs.echo import excerpt
 from sparkfs.errors import LimitExceededError, OnlineStoreError, ValidationError
 from sparkfs.online.reader import AsyncOnlineReader, OnlineReader, ViewValue
 from sparkfs.pipeline.serving_catalog import Catalog, FeatureColumn, ServedView
 from sparkfs.serving.cache import ValueCache
-from sparkfs.serving.echo import excerpt
 
 __all__ = [
     "LookupObserver",

@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 from fastapi.responses import JSONResponse, Response
 
+from sparkfs.echo import excerpt, short_message
 from sparkfs.errors import SparkfsError
-from sparkfs.serving.echo import excerpt, short_message
 from sparkfs.serving.feast_dialect import feast_error_detail
 
 __all__ = ["error_response", "feast_error_response", "json_response", "validation_message"]

@@ -135,3 +135,27 @@ def test_the_notebook_is_committed_without_outputs() -> None:
     assert code
     for cell in code:
         assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
+
+
+def _readme_notebook_example() -> str:
+    """The python block of the README's "From a notebook" section, verbatim."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme[readme.index("## From a notebook"):]
+    start = section.index("```python\n") + len("```python\n")
+    return section[start:section.index("\n```\n", start)]
+
+
+@pytest.mark.slow
+def test_the_readme_notebook_example_runs_as_written(
+        spark: SparkSession, executed: Executed, monkeypatch: pytest.MonkeyPatch) -> None:
+    code = _readme_notebook_example()
+    assert "FeatureStore.open(spark, config)" in code and "with_versions=True" in code
+    monkeypatch.chdir(executed.project.root)  # its config path is the project's conf/sparkfs.yaml
+    monkeypatch.setenv("SPARKFS_USER", "tester")
+    scope: dict[str, Any] = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    service = executed.workspace.repository.feature_services[SERVICE]
+    assert set(scope["train"].table_versions) == {ref.split(":")[0] for ref in service.features}
+    assert scope["X"].shape == (1, len(scope["columns"])) and len(scope["columns"]) > 3
+    assert scope["X"].notna().to_numpy().sum() > 0  # user 1 has values online
+    assert scope["spark"] is spark  # the example's build_session found the running session

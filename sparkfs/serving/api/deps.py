@@ -11,13 +11,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from sparkfs.config import ServingConfig
 from sparkfs.pipeline.serving_catalog import Catalog
 from sparkfs.serving.auth import Principal
 from sparkfs.serving.runtime import ServingRuntime
 
-__all__ = ["Caller", "CallerDep", "CatalogDep", "PrincipalDep", "RuntimeDep", "SettingsDep",
-           "caller_of"]
+__all__ = ["Caller", "CallerDep", "CatalogDep", "PrincipalDep", "RuntimeDep", "caller_of"]
 
 
 async def get_runtime(request: Request) -> ServingRuntime:
@@ -26,10 +24,6 @@ async def get_runtime(request: Request) -> ServingRuntime:
 
 
 RuntimeDep = Annotated[ServingRuntime, Depends(get_runtime)]
-
-
-async def get_settings(runtime: RuntimeDep) -> ServingConfig:
-    return runtime.settings.serving
 
 
 async def get_catalog(runtime: RuntimeDep) -> Catalog:
@@ -65,6 +59,5 @@ async def get_principal(request: Request) -> Principal:
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
-SettingsDep = Annotated[ServingConfig, Depends(get_settings)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

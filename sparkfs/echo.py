@@ -2,7 +2,7 @@
 
 Error messages name the bad field and quote its value through :func:`excerpt`, and every error
 body is cut by :func:`short_message`, so a 1 MB bad key costs a 1 MB request, never a 1 MB
-answer (and a log line of the same size). Free of FastAPI: the catalog and lookup use it.
+answer (and a log line of the same size). Free of FastAPI: the serving catalog, the lookup and the API use it.
 """
 
 from __future__ import annotations
