@@ -245,6 +245,8 @@ class OfflineTable:
                   .option("userMetadata", user_metadata))
         if predicate is not None:
             writer = writer.option("replaceWhere", predicate)
+        else:  # the whole table, even where a session asks for dynamic partition overwrites
+            writer = writer.option("partitionOverwriteMode", "static")
         self._with_retries(lambda: writer.save(self.path), what)
 
     def _upsert(
