@@ -20,13 +20,15 @@ the log, any error) it reads through the public reader, so errors stay Delta's o
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["change_feed", "latest_version"]
+__all__ = ["TableState", "change_feed", "commit_info", "latest_version", "table_state"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,65 @@ def _from_log(spark: SparkSession, path: str) -> int | None:
     except Exception:  # py4j errors: an interface this Delta build does not have
         return None
     return version if version >= 0 else None
+
+
+@dataclass(frozen=True)
+class TableState:
+    """A Delta table's latest version and its table properties (``delta.constraints.*`` among
+    them), as the log handle holds them: what a writer needs to know without a query."""
+
+    version: int
+    properties: dict[str, str]
+
+
+def table_state(spark: SparkSession, path: str) -> TableState | None:
+    """The latest version and properties of the Delta table at ``path``; ``None`` when there is
+    no table there. Answered from Delta's log handle (no Spark job; ``DESCRIBE DETAIL`` is a
+    query of ~0.1-0.3 s), else from ``DESCRIBE DETAIL``."""
+    try:
+        jvm = spark.sparkContext._jvm
+        assert jvm is not None
+        delta_log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path)
+        none = jvm.scala.Option.apply(None)
+        snapshot = delta_log.update(False, none, none)
+        version = int(snapshot.version())
+        if version < 0:
+            return None
+        configuration = jvm.scala.jdk.javaapi.CollectionConverters.asJava(snapshot.metadata().configuration())
+        return TableState(version, {str(k): str(v) for k, v in dict(configuration).items()})
+    except Exception as exc:  # py4j: an interface this Delta build does not have
+        log.debug("table state of %s from the log handle unavailable: %s", path, exc)
+    from delta.tables import DeltaTable
+
+    if not DeltaTable.isDeltaTable(spark, path):
+        return None
+    row = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").select("properties").first()
+    return TableState(latest_version(spark, path), dict(row["properties"] or {}) if row is not None else {})
+
+
+def commit_info(spark: SparkSession, path: str, version: int) -> dict[str, Any] | None:
+    """The ``commitInfo`` action of commit ``version`` of the table at ``path`` (operation,
+    ``operationMetrics``, ``userMetadata``, ...), read from that one log file: ``None`` if it
+    cannot be read (the file was cleaned up, another Delta build)."""
+    try:
+        jvm = spark.sparkContext._jvm
+        assert jvm is not None
+        delta_log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path)
+        log_path = delta_log.logPath()
+        commit = jvm.org.apache.hadoop.fs.Path(log_path, f"{version:020d}.json")
+        stream = log_path.getFileSystem(delta_log.newDeltaHadoopConf()).open(commit)
+        try:
+            text = str(jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
+        finally:
+            stream.close()
+    except Exception as exc:  # py4j: missing file or interface
+        log.debug("commit %s of %s unreadable: %s", version, path, exc)
+        return None
+    for line in text.splitlines():
+        if '"commitInfo"' in line:
+            info = json.loads(line).get("commitInfo")
+            return info if isinstance(info, dict) else None
+    return None
 
 
 def latest_version(spark: SparkSession, path: str) -> int:

@@ -24,4 +24,8 @@ BASE_SPARK_CONF: dict[str, str] = {
     # An incremental sync builds its query with ~70 such calls: 0.2-0.5 s of a ~1 s sync.
     # Users who want call sites in errors set it back to "true" in spark.conf (their value wins).
     "spark.python.sql.dataFrameDebugging.enabled": "false",
+    # Jobs submitted from several threads (`sparkfs materialize --all`) share the executors by
+    # pool (sparkfs.pipeline.concurrency) instead of queueing behind each other; jobs of one
+    # thread, in the default pool, still run in submission order.
+    "spark.scheduler.mode": "FAIR",
 }

@@ -6,9 +6,13 @@ description, ttl, owner) writes into the same table. Columns: the join keys,
 ``event_timestamp`` (UTC), the features, ``_created_at`` (views with a created column),
 ``_ingested_at``, and the partition column ``event_date``. Change Data Feed is on, for the online sync.
 
-Every write is one Delta commit carrying user metadata (run id, definition version, inputs).
-Concurrent writers are detected by Delta's optimistic concurrency: a range replace is retried
-(it is idempotent), and after the retries a :class:`WriteConflictError` says what happened.
+Every write is one Delta commit carrying user metadata (run id, definition version, inputs);
+:meth:`OfflineTable.write` finds that commit in the log by its metadata and returns its version
+and row count (the version after the write may be another writer's). What a write needs to know
+about the table (does it exist, its properties and constraints) comes from Delta's log handle,
+not from queries. Concurrent writers are detected by Delta's optimistic concurrency: a write is
+retried (each is idempotent), and after the retries a :class:`WriteConflictError` says what
+happened.
 """
 
 from __future__ import annotations
@@ -16,17 +20,17 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
-from typing import TYPE_CHECKING, Any
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 from delta.exceptions import DeltaConcurrentModificationException
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from sparkfs.delta_log import latest_version
+from sparkfs.delta_log import TableState, commit_info, latest_version, table_state
 from sparkfs.errors import WriteConflictError
 from sparkfs.offline.conform import CREATED_AT, EVENT_DATE, EVENT_TIMESTAMP, INGESTED_AT
 from sparkfs.spark_errors import SparkFailure
@@ -34,9 +38,64 @@ from sparkfs.spark_errors import SparkFailure
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["OfflineTable", "schema_fingerprint"]
+__all__ = [
+    "Commit", "OfflineTable", "ReplaceAll", "ReplaceFrom", "ReplaceRange", "TableState", "Upsert",
+    "WriteMode", "schema_fingerprint",
+]
 
 _METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+#: How far back from the latest version a writer looks for its own commit.
+_COMMIT_SEARCH = 100
+
+
+@dataclass(frozen=True)
+class ReplaceRange:
+    """Replace every row with event date in [start, end) (a backfill, a ranged run)."""
+
+    start: date
+    end: date
+
+
+@dataclass(frozen=True)
+class ReplaceAll:
+    """Replace the whole table (the first run of an incremental view)."""
+
+
+@dataclass(frozen=True)
+class ReplaceFrom:
+    """Replace every row with ``event_timestamp >= since`` (aggregation views, incremental)."""
+
+    since: datetime
+
+
+@dataclass(frozen=True)
+class Upsert:
+    """MERGE on (keys, event_timestamp) (plain views, incremental); see :meth:`OfflineTable.upsert`."""
+
+    keys: tuple[str, ...]
+    created: Literal["latest", "every"] | None = None
+
+
+#: How a batch is committed to the table.
+WriteMode = ReplaceRange | ReplaceAll | ReplaceFrom | Upsert
+
+
+@dataclass(frozen=True)
+class Commit:
+    """The commit a write made: its table version and the rows it wrote (inserted or updated)."""
+
+    version: int
+    rows_written: int
+
+
+def rows_written(metrics: dict[str, str]) -> int:
+    """Rows a commit wrote, from its ``operationMetrics`` (a write's output, a MERGE's inserts
+    and updates)."""
+    if "numOutputRows" in metrics:
+        return int(metrics["numOutputRows"])
+    if "numTargetRowsInserted" in metrics:
+        return int(metrics["numTargetRowsInserted"]) + int(metrics.get("numTargetRowsUpdated", 0))
+    return 0
 
 
 def schema_fingerprint(columns: list[tuple[str, str]]) -> str:
@@ -86,28 +145,34 @@ class OfflineTable:
         )
 
     def exists(self, spark: SparkSession) -> bool:
-        from delta.tables import DeltaTable
+        return self.state(spark) is not None
 
-        return bool(DeltaTable.isDeltaTable(spark, self.path))
+    def state(self, spark: SparkSession) -> TableState | None:
+        """Latest version and properties (constraints among them); ``None``: no table yet."""
+        return table_state(spark, self.path)
 
-    def ensure(self, spark: SparkSession, batch: T.StructType, properties: dict[str, str]) -> None:
-        """Create the table if missing (safe when two writers race to create it)."""
+    def ensure(self, spark: SparkSession, batch: T.StructType, properties: dict[str, str]) -> TableState:
+        """The table's state, creating it with ``properties`` if missing (safe when two writers
+        race to create it)."""
         from delta.tables import DeltaTable
 
         for attempt in range(5):
-            if self.exists(spark):
-                return
+            state = self.state(spark)
+            if state is not None:
+                return state
             try:
                 builder = DeltaTable.createIfNotExists(spark).location(self.path)
                 builder = builder.addColumns(self.full_schema(batch)).partitionedBy(EVENT_DATE)
                 for key, value in {"delta.enableChangeDataFeed": "true", **properties}.items():
                     builder = builder.property(key, value)
                 builder.execute()
-                return
             except Exception as exc:
                 if not _is_conflict(exc) or attempt == 4:
                     raise
                 time.sleep(0.2 * (attempt + 1))
+        state = self.state(spark)
+        assert state is not None, f"{self.path}: created, yet no Delta table there"
+        return state
 
     def version(self, spark: SparkSession) -> int:
         return latest_version(spark, self.path)
@@ -119,8 +184,8 @@ class OfflineTable:
         return reader.load(self.path)
 
     def properties(self, spark: SparkSession) -> dict[str, str]:
-        row = spark.sql(f"DESCRIBE DETAIL delta.`{self.path}`").select("properties").first()
-        return dict(row["properties"] or {}) if row is not None else {}
+        state = self.state(spark)
+        return state.properties if state is not None else {}
 
     @staticmethod
     def _stamp(df: DataFrame, ingested_at: Any) -> DataFrame:
@@ -128,37 +193,66 @@ class OfflineTable:
             EVENT_DATE, F.to_date(F.col(EVENT_TIMESTAMP))
         )
 
-    def replace_range(
-        self, spark: SparkSession, df: DataFrame, start: date, end: date, *, ingested_at: Any, metadata: dict[str, Any]
-    ) -> int:
-        """Atomically replace every row with event date in [start, end) by ``df``'s rows."""
-        predicate = f"{EVENT_DATE} >= '{start.isoformat()}' AND {EVENT_DATE} < '{end.isoformat()}'"
-        return self._replace(spark, df, predicate, f"replace {start}..{end}", ingested_at, metadata)
+    def write(
+        self, spark: SparkSession, df: DataFrame, mode: WriteMode, *, ingested_at: Any,
+        metadata: dict[str, Any], after: int,
+    ) -> Commit:
+        """Commit ``df``'s rows as ``mode`` says, in one Delta commit carrying ``metadata``.
 
-    def replace_from(
-        self, spark: SparkSession, df: DataFrame, since: Any, *, ingested_at: Any, metadata: dict[str, Any]
-    ) -> int:
-        """Atomically replace every row with event_timestamp >= ``since`` (aggregation upserts)."""
-        literal = f"timestamp'{since.strftime('%Y-%m-%d %H:%M:%S')}'"
-        predicate = f"{EVENT_TIMESTAMP} >= {literal} AND {EVENT_DATE} >= '{since.date().isoformat()}'"
-        return self._replace(spark, df, predicate, f"replace from {since}", ingested_at, metadata)
+        ``after``: the table version before the write (from :meth:`ensure`); the commit is
+        looked for after it, by its metadata, so a concurrent writer's later commit is never
+        taken for ours.
+        """
+        text = json.dumps(metadata, sort_keys=True, default=str)
+        if isinstance(mode, Upsert):
+            self._upsert(spark, df, list(mode.keys), ingested_at, text, mode.created)
+        elif isinstance(mode, ReplaceAll):
+            self._replace(df, None, "replace all", ingested_at, text)
+        elif isinstance(mode, ReplaceRange):
+            predicate = f"{EVENT_DATE} >= '{mode.start.isoformat()}' AND {EVENT_DATE} < '{mode.end.isoformat()}'"
+            self._replace(df, predicate, f"replace {mode.start}..{mode.end}", ingested_at, text)
+        else:
+            literal = f"timestamp'{mode.since.strftime('%Y-%m-%d %H:%M:%S')}'"
+            predicate = f"{EVENT_TIMESTAMP} >= {literal} AND {EVENT_DATE} >= '{mode.since.date().isoformat()}'"
+            self._replace(df, predicate, f"replace from {mode.since}", ingested_at, text)
+        return self._commit(spark, text, after)
 
-    def _replace(
-        self, spark: SparkSession, df: DataFrame, predicate: str, what: str, ingested_at: Any, metadata: dict[str, Any]
-    ) -> int:
-        rows = self._stamp(df, ingested_at).where(predicate).select(*self.full_schema(df.schema).names)
+    def _commit(self, spark: SparkSession, user_metadata: str, after: int) -> Commit:
+        """The commit after version ``after`` whose user metadata is ``user_metadata``."""
+        latest = self.version(spark)
+        for version in range(latest, max(after, latest - _COMMIT_SEARCH), -1):
+            info = commit_info(spark, self.path, version)
+            if info is None:
+                break  # unreadable log: ask the history instead
+            if info.get("userMetadata") == user_metadata:
+                return Commit(version, rows_written(dict(info.get("operationMetrics") or {})))
+        else:
+            # no commit of ours: Delta committed nothing (e.g. a MERGE with no source rows)
+            return Commit(latest, 0)
+        from delta.tables import DeltaTable
 
-        def write() -> None:
-            (rows.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
-             .option("userMetadata", json.dumps(metadata, sort_keys=True, default=str)).save(self.path))
+        history = DeltaTable.forPath(spark, self.path).history(_COMMIT_SEARCH)
+        row = history.where(F.col("userMetadata") == user_metadata).select("version", "operationMetrics").first()
+        if row is None:
+            return Commit(latest, 0)
+        return Commit(int(row["version"]), rows_written(dict(row["operationMetrics"] or {})))
 
-        self._with_retries(write, what)
-        return self.version(spark)
+    def _replace(self, df: DataFrame, predicate: str | None, what: str, ingested_at: Any, user_metadata: str) -> None:
+        rows = self._stamp(df, ingested_at)
+        if predicate is not None:
+            rows = rows.where(predicate)
+        writer = (rows.select(*self.full_schema(df.schema).names).write.format("delta").mode("overwrite")
+                  .option("userMetadata", user_metadata))
+        if predicate is not None:
+            writer = writer.option("replaceWhere", predicate)
+        else:  # the whole table, even where a session asks for dynamic partition overwrites
+            writer = writer.option("partitionOverwriteMode", "static")
+        self._with_retries(lambda: writer.save(self.path), what)
 
-    def upsert(
-        self, spark: SparkSession, df: DataFrame, keys: list[str], *, ingested_at: Any, metadata: dict[str, Any],
-        created: str | None = None,
-    ) -> int:
+    def _upsert(
+        self, spark: SparkSession, df: DataFrame, keys: list[str], ingested_at: Any, user_metadata: str,
+        created: str | None,
+    ) -> None:
         """MERGE on (keys, event_timestamp): new rows inserted, changed rows updated.
 
         ``created="latest"`` (the batch has :data:`CREATED_AT`): a stored row is replaced only
@@ -183,14 +277,13 @@ class OfflineTable:
             changed = f"{newer} OR ({s_c} <=> {t_c} AND ({changed}))"
 
         def write() -> None:
-            with _commit_metadata(spark, metadata):
+            with _commit_metadata(spark, user_metadata):
                 (DeltaTable.forPath(spark, self.path).alias("t").merge(rows.alias("s"), on)
                  .whenMatchedUpdateAll(condition=changed).whenNotMatchedInsertAll().execute())
 
         self._with_retries(write, "upsert")
-        return self.version(spark)
 
-    def _with_retries(self, write: Any, what: str, attempts: int = 4) -> None:
+    def _with_retries(self, write: Callable[[], None], what: str, attempts: int = 4) -> None:
         for attempt in range(attempts):
             try:
                 write()
@@ -211,10 +304,11 @@ class OfflineTable:
 
 
 @contextmanager
-def _commit_metadata(spark: SparkSession, metadata: dict[str, Any]) -> Iterator[None]:
-    """Delta reads MERGE commit metadata from the session; set it for this write only."""
+def _commit_metadata(spark: SparkSession, user_metadata: str) -> Iterator[None]:
+    """Delta reads MERGE commit metadata from the session; set it for this write only (a
+    session per concurrent run: see :func:`sparkfs.pipeline.materialize.materialize_all`)."""
     previous = spark.conf.get(_METADATA_CONF, None)
-    spark.conf.set(_METADATA_CONF, json.dumps(metadata, sort_keys=True, default=str))
+    spark.conf.set(_METADATA_CONF, user_metadata)
     try:
         yield
     finally:

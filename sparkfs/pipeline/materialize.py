@@ -7,30 +7,41 @@
   boundaries recomputed (aggregation views). The first incremental run computes everything.
 * ``backfill(view, start, end, step)`` runs the range in chunks, records each finished chunk,
   and skips recorded chunks when rerun after a crash.
+* ``materialize_all(views)`` runs independent views concurrently in one session, each in a
+  FAIR scheduler pool of its own (``sparkfs materialize --all``).
 
-Every run is recorded (registry ``runs``) with its row counts, input and output versions.
+A run is a :class:`MaterializePlan` (:func:`plan_materialize`: governance, the watermark and
+the write mode, from the registry alone, before any Spark work) and its execution
+(:func:`execute`). Every run is recorded (registry ``runs``) with its row counts, input and
+output versions. The rows read are measured while the batch is computed and the rows written
+come from the commit itself, so a run costs its read, its gate and its write, and no Spark
+job for bookkeeping (see docs/offline-store.md, "What a run costs").
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal
 
-from pyspark.sql import functions as F
-
-from sparkfs.definitions import FeatureView
+from sparkfs.definitions import FeatureView, JoinKey
 from sparkfs.delta_log import latest_version
-from sparkfs.errors import ValidationError
-from sparkfs.offline.conform import (
-    EVENT_TIMESTAMP,
-    SOURCE_ROWS,
-    conform_events,
-    conform_features,
+from sparkfs.errors import SparkfsError, ValidationError
+from sparkfs.offline.batch import feature_batch, input_stats
+from sparkfs.offline.conform import SOURCE_ROWS
+from sparkfs.offline.source import SourceRead, read_source, source_error
+from sparkfs.offline.table import (
+    OfflineTable,
+    ReplaceAll,
+    ReplaceFrom,
+    ReplaceRange,
+    Upsert,
+    WriteMode,
 )
-from sparkfs.offline.source import SourceRead, apply_transformation, read_source, source_error
-from sparkfs.offline.table import OfflineTable
+from sparkfs.pipeline.concurrency import DEFAULT_CONCURRENCY, run_concurrently
 from sparkfs.pipeline.lineage import note_quality, note_source, note_table_written, note_window
 from sparkfs.pipeline.quality import quality_gate
 from sparkfs.pipeline.runs import recorded_run
@@ -44,11 +55,16 @@ if TYPE_CHECKING:
 
     from sparkfs.pipeline.workspace import Workspace
 
-__all__ = ["BackfillResult", "Gate", "backfill", "chunk_ranges", "materialize", "offline_table"]
+__all__ = [
+    "BackfillResult", "Gate", "MaterializePlan", "backfill", "backfill_all", "chunk_ranges", "execute",
+    "materialize", "materialize_all", "offline_table", "plan_materialize",
+]
 
 #: A quality gate: inspects the batch before it is committed and raises to block it. It may
 #: return the frame to write instead (the same rows, e.g. cached); materialize unpersists it.
 Gate = Callable[["SparkSession", "Workspace", FeatureView, str, "DataFrame", str], "DataFrame | None"]
+
+_VERSION_PROPERTY = "sparkfs.definition_version"
 
 
 @dataclass(frozen=True)
@@ -62,42 +78,64 @@ class BackfillResult:
         return sum(r.rows_out or 0 for r in self.runs)
 
 
+@dataclass(frozen=True)
+class MaterializePlan:
+    """One run, decided from the definitions and the registry before any Spark work.
+
+    ``read_from``/``read_until``: the event times the batch covers (``None``: unbounded);
+    ``mode``: how it is committed; ``incremental``: the run advances the view's watermark.
+    """
+
+    view: FeatureView
+    version: str
+    keys: tuple[JoinKey, ...]
+    table: OfflineTable
+    mode: WriteMode
+    read_from: datetime | None
+    read_until: datetime | None
+    incremental: bool
+    job: str = "materialize"
+
+
 def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def _batch(
-    spark: SparkSession, workspace: Workspace, view: FeatureView, source: SourceRead,
-    start: datetime | None, end: datetime | None,
-) -> tuple[DataFrame, DataFrame, str]:
-    """(rows to write, input in scope, its event-time column) for event times in [start, end)."""
-    keys = workspace.repository.join_keys(view)
-    transformed = apply_transformation(spark, view, source.df)
-    ts = F.col(view.timestamp_column)
-    if view.aggregations is None:
-        scoped = transformed
-        if start is not None:
-            scoped = scoped.where(ts >= F.lit(start))
-        if end is not None:
-            scoped = scoped.where(ts < F.lit(end))
-        return conform_features(scoped, view, keys), scoped, view.timestamp_column
-    from sparkfs.offline.aggregation import required_event_start
-    from sparkfs.offline.aggregation_bridge import aggregate_view, spec_of, value_columns
+def plan_materialize(
+    workspace: Workspace, view_name: str, *, start: date | None = None, end: date | None = None,
+    job: str = "materialize",
+) -> MaterializePlan:
+    """What :func:`materialize` would do, checked without Spark (run it before a session starts).
 
-    events = conform_events(transformed, view, keys, value_columns(view))
-    if start is not None:
-        events = events.where(F.col(EVENT_TIMESTAMP) >= F.lit(required_event_start(spec_of(view), start)))
-    if end is not None:
-        events = events.where(F.col(EVENT_TIMESTAMP) < F.lit(end))
-    return aggregate_view(events, view, [k.name for k in keys], start=start, end=end), events, EVENT_TIMESTAMP
-
-
-def _rows_written(metrics: dict[str, str]) -> int:
-    for key in ("numOutputRows", "numTargetRowsInserted"):
-        if key in metrics:
-            extra = int(metrics.get("numTargetRowsUpdated", 0)) if key == "numTargetRowsInserted" else 0
-            return int(metrics[key]) + extra
-    return 0
+    Raises:
+        ValidationError: a half-given or empty range.
+        NotFoundError: no such feature view.
+        GovernanceError: the repository's version may not run in this namespace.
+    """
+    if (start is None) != (end is None):
+        raise ValidationError("give both --start and --end, or neither (incremental run)")
+    view = workspace.repository.feature_view(view_name)
+    version = workspace.usable_version(view)
+    keys = tuple(workspace.repository.join_keys(view))
+    table = offline_table(workspace, view)
+    if start is not None and end is not None:
+        if start >= end:
+            raise ValidationError(f"--start {start} must be before --end {end} (end is exclusive)")
+        return MaterializePlan(view, version, keys, table, ReplaceRange(start, end), _midnight(start),
+                               _midnight(end), incremental=False, job=job)
+    watermark = ProgressStore(workspace.engine).watermark(view.name, version, workspace.namespace)
+    if watermark is None:  # the first incremental run computes everything
+        return MaterializePlan(view, version, keys, table, ReplaceAll(), None, None, incremental=True, job=job)
+    since = (watermark - view.late_arrival).replace(minute=0, second=0, microsecond=0)
+    mode: WriteMode
+    if view.aggregations is not None:
+        mode = ReplaceFrom(since)
+    else:
+        created: Literal["latest", "every"] | None = None
+        if view.created_timestamp_column is not None:
+            created = "every" if view.availability == "created" else "latest"
+        mode = Upsert(tuple(k.name for k in keys), created)
+    return MaterializePlan(view, version, keys, table, mode, since, None, incremental=True, job=job)
 
 
 def materialize(
@@ -111,84 +149,68 @@ def materialize(
     job: str = "materialize",
 ) -> RunRecord:
     """Compute ``view_name`` and commit it; see the module docstring for the modes."""
-    if (start is None) != (end is None):
-        raise ValidationError("give both --start and --end, or neither (incremental run)")
-    if start is not None and end is not None and start >= end:
-        raise ValidationError(f"--start {start} must be before --end {end} (end is exclusive)")
-    view = workspace.repository.feature_view(view_name)
-    version = workspace.usable_version(view)
-    table = offline_table(workspace, view)
-    progress = ProgressStore(workspace.engine)
-    run_start = _midnight(start) if start else None
-    run_end = _midnight(end) if end else None
-    incremental_since: datetime | None = None
-    if start is None:
-        watermark = progress.watermark(view.name, version, workspace.namespace)
-        if watermark is not None:
-            incremental_since = _floor_hour(watermark - view.late_arrival)
-    cached: DataFrame | None = None
-    with recorded_run(workspace, job, spark=spark, feature_view=view.name, version=version,
-                      range_start=run_start or incremental_since, range_end=run_end,
-                      details={"table": table.path}) as run:
-        run_id = run.run_id
+    return execute(spark, workspace, plan_materialize(workspace, view_name, start=start, end=end, job=job), gate=gate)
+
+
+def execute(
+    spark: SparkSession, workspace: Workspace, plan: MaterializePlan, *, gate: Gate | None = quality_gate
+) -> RunRecord:
+    """Run ``plan``: read, gate, commit, record. The Spark jobs are the gate's measuring pass
+    (views with expectations), the write, and constraint changes when the rules changed."""
+    view, table = plan.view, plan.table
+    run_range = (plan.read_from, plan.read_until) if isinstance(plan.mode, ReplaceRange) else (plan.read_from, None)
+    with recorded_run(workspace, plan.job, spark=spark, feature_view=view.name, version=plan.version,
+                      range_start=run_range[0], range_end=run_range[1], details={"table": table.path}) as run:
+        source = read_source(spark, view, workspace.config.data_dir)
+        note_source(run, spark, workspace, view, source)
+        note_window(run, plan.read_from, plan.read_until,
+                    "range" if isinstance(plan.mode, ReplaceRange) else "incremental"
+                    if plan.read_from is not None else "full")
+        batch = feature_batch(spark, view, list(plan.keys), source.df, plan.read_from, plan.read_until,
+                              name=run.run_id)
+        rows, cached = batch.rows, None
         try:
-            source = read_source(spark, view, workspace.config.data_dir)
-            note_source(run, spark, workspace, view, source)
-            note_window(run, run_start or incremental_since, run_end,
-                        "range" if run_start else "incremental" if incremental_since else "full")
-            batch, scoped, time_column = _batch(spark, workspace, view, source, run_start or incremental_since, run_end)
-            stats = _first_pass(spark, view, source, scoped.agg(
-                F.count(F.lit(1)).alias("n"), F.max(F.col(time_column)).alias("newest")))
-            rows_in, newest = int(stats["n"]), stats["newest"]
             if gate is not None:
-                # The quality gate returns the batch computed into a cache while it measured it: the
-                # write reads the cache, so the batch is computed once, not once per pass.
-                cached = gate(spark, workspace, view, version, batch, run_id)
-                if cached is not None:
-                    batch = cached
-            batch = batch.drop(SOURCE_ROWS)
-            table.ensure(spark, batch.schema, {"sparkfs.feature_view": view.name})
-            sync_constraints(spark, table.path, view)  # hard rules become Delta CHECK constraints
+                with _source_errors(spark, view, source):
+                    # The quality gate returns the batch computed into a cache while it measured
+                    # it: the write reads the cache, so the batch is computed once.
+                    cached = gate(spark, workspace, view, plan.version, rows, run.run_id)
+                rows = cached if cached is not None else rows
+            rows = rows.drop(SOURCE_ROWS)
+            state = table.ensure(spark, rows.schema, {"sparkfs.feature_view": view.name,
+                                                      _VERSION_PROPERTY: plan.version})
+            # hard rules become Delta CHECK constraints; nothing runs when they are in place
+            sync_constraints(spark, table.path, view, properties=state.properties)
             metadata: dict[str, Any] = {
-                "run_id": run_id, "feature_view": view.name, "definition_version": version,
+                "run_id": run.run_id, "feature_view": view.name, "definition_version": plan.version,
                 "namespace": workspace.namespace, "inputs": {source.location: source.delta_version},
             }
-            now = datetime.now(UTC)
-            if run_start is not None and run_end is not None:
-                out_version = table.replace_range(spark, batch, run_start.date(), run_end.date(), ingested_at=now, metadata=metadata)
-            elif incremental_since is None:
-                out_version = table.replace_range(spark, batch, date(1, 1, 1), date(9999, 12, 31), ingested_at=now, metadata=metadata)
-            elif view.aggregations is not None:
-                out_version = table.replace_from(spark, batch, incremental_since, ingested_at=now, metadata=metadata)
-            else:
-                keys = [k.name for k in workspace.repository.join_keys(view)]
-                created = None if view.created_timestamp_column is None else \
-                    "every" if view.availability == "created" else "latest"
-                out_version = table.upsert(spark, batch, keys, ingested_at=now, metadata=metadata, created=created)
-            rows_out = _rows_from_history(spark, table, out_version)
-            note_table_written(run, view, table.path, out_version, batch.schema)
-            if table.properties(spark).get("sparkfs.definition_version") != version:
-                table.set_properties(spark, {"sparkfs.definition_version": version})
-                note_table_written(run, view, table.path, latest_version(spark, table.path), batch.schema)
-            if start is None:
-                _advance_watermark(progress, view, version, workspace.namespace, newest, source)
+            with _source_errors(spark, view, source):
+                commit = table.write(spark, rows, plan.mode, ingested_at=datetime.now(UTC),
+                                     metadata=metadata, after=state.version)
+            read = input_stats(batch)
+            note_table_written(run, view, table.path, commit.version, rows.schema)
         finally:
             if cached is not None:
                 cached.unpersist()
             note_quality(run, workspace)
-        run.rows_in, run.rows_out = rows_in, rows_out
-        run.input_versions, run.output_version = {source.location: source.delta_version}, out_version
+        if state.properties.get(_VERSION_PROPERTY) != plan.version:
+            table.set_properties(spark, {_VERSION_PROPERTY: plan.version})
+            note_table_written(run, view, table.path, latest_version(spark, table.path), rows.schema)
+        if plan.incremental:
+            _advance_watermark(workspace, plan, read.newest, source)
+        run.rows_in, run.rows_out = read.rows, commit.rows_written
+        run.input_versions, run.output_version = {source.location: source.delta_version}, commit.version
     assert run.record is not None
     return run.record
 
 
-def _first_pass(spark: SparkSession, view: FeatureView, source: SourceRead, stats: DataFrame) -> Any:
-    """The first job that reads every source row: a file Spark cannot read (damaged, a value
-    that does not parse) fails here with one paragraph, not a Spark trace."""
-    from sparkfs.errors import SparkfsError
-
+@contextmanager
+def _source_errors(spark: SparkSession, view: FeatureView, source: SourceRead) -> Iterator[None]:
+    """Around the jobs that read the source: a file Spark cannot read (damaged, a value that
+    does not parse) fails with one paragraph, not a Spark trace."""
     try:
-        row = stats.first()
+        yield
     except SparkfsError:
         raise
     except Exception as exc:
@@ -196,32 +218,41 @@ def _first_pass(spark: SparkSession, view: FeatureView, source: SourceRead, stat
         if error is None:
             raise
         raise error from exc
-    assert row is not None
-    return row
 
 
-def _rows_from_history(spark: SparkSession, table: OfflineTable, version: int) -> int:
-    from delta.tables import DeltaTable
-
-    rows = DeltaTable.forPath(spark, table.path).history(5).where(F.col("version") == version).select("operationMetrics").first()
-    return _rows_written(dict(rows["operationMetrics"] or {})) if rows is not None else 0
-
-
-def _floor_hour(value: datetime) -> datetime:
-    return value.replace(minute=0, second=0, microsecond=0)
-
-
-def _advance_watermark(
-    progress: ProgressStore, view: FeatureView, version: str, namespace: str,
-    newest: datetime | None, source: SourceRead,
-) -> None:
+def _advance_watermark(workspace: Workspace, plan: MaterializePlan, newest: datetime | None,
+                       source: SourceRead) -> None:
     if newest is None:
         return
-    if newest.tzinfo is None:
-        newest = newest.replace(tzinfo=UTC)
-    previous = progress.watermark(view.name, version, namespace)
+    progress = ProgressStore(workspace.engine)
+    previous = progress.watermark(plan.view.name, plan.version, workspace.namespace)
     value = max(newest, previous) if previous else newest
-    progress.set_watermark(view.name, version, namespace, value, {source.location: source.delta_version})
+    progress.set_watermark(plan.view.name, plan.version, workspace.namespace, value,
+                           {source.location: source.delta_version})
+
+
+def materialize_all(
+    spark: SparkSession,
+    workspace: Workspace,
+    plans: Sequence[MaterializePlan],
+    *,
+    gate: Gate | None = quality_gate,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_done: Callable[[str, RunRecord | Exception], None] | None = None,
+) -> dict[str, RunRecord | Exception]:
+    """Execute independent plans concurrently in one application, each view in a session and a
+    FAIR scheduler pool of its own (:mod:`sparkfs.pipeline.concurrency`); returns each view's
+    run, or the exception that failed it (the other views still run)."""
+    names = [p.view.name for p in plans]
+    if len(set(names)) != len(names):
+        raise ValidationError(f"feature view(s) given twice: {', '.join(sorted({n for n in names if names.count(n) > 1}))}")
+    jobs: dict[str, Callable[[SparkSession], RunRecord]] = {
+        plan.view.name: partial(_execute_in, workspace=workspace, plan=plan, gate=gate) for plan in plans}
+    return run_concurrently(spark, jobs, concurrency=concurrency, on_done=on_done)
+
+
+def _execute_in(spark: SparkSession, *, workspace: Workspace, plan: MaterializePlan, gate: Gate | None) -> RunRecord:
+    return execute(spark, workspace, plan, gate=gate)
 
 
 def chunk_ranges(start: date, end: date, step: timedelta) -> list[tuple[date, date]]:
@@ -268,3 +299,28 @@ def backfill(
         if on_progress is not None:
             on_progress(index, len(chunks), written)
     return BackfillResult(chunks_total=len(chunks), chunks_skipped=skipped, runs=runs)
+
+
+def backfill_all(
+    spark: SparkSession,
+    workspace: Workspace,
+    view_names: Sequence[str],
+    start: date,
+    end: date,
+    *,
+    step: timedelta = timedelta(days=7),
+    gate: Gate | None = quality_gate,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_done: Callable[[str, BackfillResult | Exception], None] | None = None,
+) -> dict[str, BackfillResult | Exception]:
+    """:func:`backfill` of several views concurrently (each view's chunks in order, in a
+    session and a FAIR pool of its own); returns each view's result or exception."""
+    jobs: dict[str, Callable[[SparkSession], BackfillResult]] = {
+        name: partial(_backfill_in, workspace=workspace, view_name=name, start=start, end=end, step=step, gate=gate)
+        for name in dict.fromkeys(view_names)}
+    return run_concurrently(spark, jobs, concurrency=concurrency, on_done=on_done)
+
+
+def _backfill_in(spark: SparkSession, *, workspace: Workspace, view_name: str, start: date, end: date,
+                 step: timedelta, gate: Gate | None) -> BackfillResult:
+    return backfill(spark, workspace, view_name, start, end, step=step, gate=gate)

@@ -35,9 +35,9 @@ def validate_range(spark: SparkSession, workspace: Workspace, view_name: str,
                    start: datetime | None = None, end: datetime | None = None) -> QualityReport | None:
     """The quality report of the batch for [start, end) (the whole source without a range), or
     ``None`` when the view declares no expectations (nothing to check, no run recorded)."""
+    from sparkfs.offline.batch import feature_batch
     from sparkfs.offline.source import read_source
     from sparkfs.pipeline.lineage import note_quality, note_source, note_window
-    from sparkfs.pipeline.materialize import _batch
     from sparkfs.pipeline.quality import check_batch
     from sparkfs.pipeline.runs import recorded_run
 
@@ -51,7 +51,8 @@ def validate_range(spark: SparkSession, workspace: Workspace, view_name: str,
         source = read_source(spark, view, workspace.config.data_dir)
         note_source(run, spark, workspace, view, source, columns=False)
         note_window(run, start, end, "range" if start else "full")
-        batch, _, _ = _batch(spark, workspace, view, source, start, end)
+        batch = feature_batch(spark, view, workspace.repository.join_keys(view), source.df, start, end,
+                              name=run.run_id).rows
         report = check_batch(workspace, view, version, batch, run.run_id)
         note_quality(run, workspace)
         failed = ", ".join(r.label for r in report.blocking)

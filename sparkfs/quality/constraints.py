@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from sparkfs.definitions import AllowedValues, FeatureView, NotNull, Range, SqlPredicate
@@ -44,20 +45,30 @@ def desired_constraints(view: FeatureView) -> dict[str, str]:
     return out
 
 
+def _ours(properties: Mapping[str, str]) -> dict[str, str]:
+    return {k[len("delta.constraints."):]: v for k, v in properties.items() if k.startswith(f"delta.constraints.{PREFIX}")}
+
+
 def _existing(spark: SparkSession, path: str) -> dict[str, str]:
-    row = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").select("properties").first()
-    props = dict(row["properties"] or {}) if row is not None else {}
-    return {k[len("delta.constraints."):]: v for k, v in props.items() if k.startswith(f"delta.constraints.{PREFIX}")}
+    from sparkfs.delta_log import table_state
+
+    state = table_state(spark, path)
+    return _ours(state.properties) if state is not None else {}
 
 
-def sync_constraints(spark: SparkSession, path: str, view: FeatureView) -> dict[str, str]:
+def sync_constraints(
+    spark: SparkSession, path: str, view: FeatureView, *, properties: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Make the table's ``sparkfs_*`` constraints match the view's hard rules.
+
+    ``properties``: the table's properties as the caller already read them (constraints are
+    ``delta.constraints.*`` properties); when they already match, nothing runs at all.
 
     Never fails the run: a constraint that rows already in the table violate cannot be added,
     and a concurrent writer may add or drop the same one first; both are logged (the gate
     still protects sparkfs writes) and the next run tries again.
     """
-    existing = _existing(spark, path)
+    existing = _ours(properties) if properties is not None else _existing(spark, path)
     wanted = desired_constraints(view)
     changes = [(f"DROP CONSTRAINT IF EXISTS {name}", name, False) for name in sorted(set(existing) - set(wanted))]
     changes += [(f"ADD CONSTRAINT {name} CHECK ({expr})", name, True)

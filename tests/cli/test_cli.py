@@ -74,6 +74,13 @@ def test_bad_arguments_are_refused_before_spark_starts(project: Project) -> None
         (["backfill", "user_profile", "--start", "2026-01-01", "--end", "2026-02-01", "--step", "0d"],
          "--step '0d' is not a positive whole number of days"),
         (["backfill", "ghost", "--start", "2026-01-01", "--end", "2026-02-01"], "unknown feature view"),
+        (["materialize", "user_profile", "ghost"], "unknown feature view 'ghost'"),
+        (["materialize", "--all", "user_profile"], "not both"),
+        (["materialize"], "name a feature view (or several), or give --all"),
+        # nothing is applied yet: governance is checked before the session starts, for every view
+        (["materialize", "--all"], "is not applied"),
+        (["materialize", "user_profile"], "is not applied"),
+        (["backfill", "--all", "--start", "2026-01-01", "--end", "2026-02-01"], "is not applied"),
     ]
     for args, message in cases:
         result = project.run(*args)
@@ -94,3 +101,18 @@ def test_non_utf8_files_are_named_with_the_fix(project: Project) -> None:
     result = project.run("list")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "sparkfs.yaml" in result.stderr and "save the file as UTF-8" in result.stderr
+
+
+@pytest.mark.slow
+def test_materialize_all_runs_every_view_and_reports_each(project: Project) -> None:
+    assert project.run("apply").returncode == 0
+    generated = project.run("demo", "generate", "--rows", "10000")
+    assert generated.returncode == 0, generated.stderr[-3000:]
+    result = project.run("materialize", "--all", "--concurrency", "3")
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    for view in ("merchant_txn_aggs", "user_profile", "user_txn_aggs"):
+        assert any(line.startswith(f"{view}: run ") and " succeeded: " in line for line in lines), result.stdout
+    assert "3 at a time" in result.stderr
+    runs = project.run("runs")
+    assert runs.returncode == 0 and runs.stdout.count("succeeded") >= 3
