@@ -13,7 +13,6 @@ import inspect
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from importlib import import_module
 from pathlib import Path
 from typing import Any, Literal
@@ -79,16 +78,11 @@ def generation_name(namespace: str, view: str) -> str:
     return f"{namespace}/{view}"
 
 
-@cache
 def sparkfs_version() -> str:
-    """The installed sparkfs version (looked up once per process: the lookup scans the
-    installed distributions, a second or so on a busy machine)."""
-    from importlib.metadata import PackageNotFoundError, version
+    """The running sparkfs's version (the package's own constant: no metadata scan)."""
+    from sparkfs import __version__
 
-    try:
-        return version("sparkfs")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown"
+    return __version__
 
 
 def repository_commit(features_dir: str) -> dict[str, Any] | None:
