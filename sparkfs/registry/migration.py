@@ -23,9 +23,15 @@ two upgrades at once run one after the other, and a failed one changes nothing. 
 
 from __future__ import annotations
 
+import atexit
+import functools
+import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -110,7 +116,31 @@ class Upgrade:
 
 
 def _scripts() -> ScriptDirectory:
-    return ScriptDirectory(str(_SCRIPTS))
+    return ScriptDirectory(str(_script_folder()))
+
+
+@functools.cache
+def _script_folder() -> Path:
+    """The revisions' folder on disk. Alembic reads revisions from files, so when sparkfs runs
+    from a zip (``spark-submit.sh`` ships the package as ``--py-files``), the folder is copied
+    out of the zip once per process into a temporary directory."""
+    if _SCRIPTS.is_dir():
+        return _SCRIPTS
+    package = resources.files("sparkfs.registry.migrations")
+    target = Path(tempfile.mkdtemp(prefix="sparkfs-migrations-"))
+    atexit.register(shutil.rmtree, target, True)
+    _copy_tree(package, target)
+    return target
+
+
+def _copy_tree(source: Traversable, target: Path) -> None:
+    for entry in source.iterdir():
+        if entry.is_dir():
+            if entry.name != "__pycache__":
+                (target / entry.name).mkdir()
+                _copy_tree(entry, target / entry.name)
+        elif entry.name.endswith(".py"):
+            (target / entry.name).write_bytes(entry.read_bytes())
 
 
 def head_revision() -> str:

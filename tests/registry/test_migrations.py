@@ -221,3 +221,26 @@ def start_cli(project: Project, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "SPARKFS_USER": "tester"}
     return subprocess.Popen([sys.executable, "-m", "sparkfs.cli", "--config", str(project.config), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=project.root)
+
+
+def test_revisions_are_read_when_sparkfs_runs_from_a_zip(tmp_path: Path) -> None:
+    """spark-submit.sh ships the package as a zip (--py-files); Alembic reads revisions from
+    files, so they are copied out of the zip, and opening a registry works there too."""
+    import subprocess
+    import sys
+    import zipfile
+
+    package = Path(__file__).resolve().parents[2] / "sparkfs"
+    archive = tmp_path / "sparkfs.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for file in package.rglob("*"):
+            if file.is_file() and "__pycache__" not in file.parts:
+                zf.write(file, file.relative_to(package.parent))
+    code = ("import sparkfs.registry.migration as m, sparkfs.registry.database as d; "
+            "print(m.__file__); print(m.head_revision()); "
+            f"d.open_engine('sqlite:///{tmp_path}/r.db').dispose(); print('opened')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env={"PYTHONPATH": str(archive), "PATH": "/usr/bin:/bin"}, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    where, head, opened = done.stdout.split()
+    assert ".zip" in where and head == head_revision() and opened == "opened"
