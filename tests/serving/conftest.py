@@ -4,9 +4,6 @@ redis-server through the online package's writer, and the ASGI app with its life
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -25,7 +22,6 @@ from sparkfs.online.view import OnlineView
 from sparkfs.online.writer import BulkWriter, WriteMode
 from sparkfs.pipeline.workspace import Workspace
 from sparkfs.serving.app import create_app
-from tests.redis_server import free_port
 
 FEATURES = """
 entities:
@@ -197,27 +193,7 @@ def sync_client(project: Project) -> Iterator[Any]:
 @contextlib.contextmanager
 def serve_subprocess(project: Project) -> Iterator[str]:
     """Run ``sparkfs serve`` (uvicorn, one worker) on a free port; yields its base URL."""
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-           "SPARKFS_USER": "tester"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sparkfs.cli", "--config", project.config.config_path,
-         "serve", "--port", str(port), "--workers", "1"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=project.root)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                pytest.fail(f"sparkfs serve did not start: {out}")
-            time.sleep(0.2)
+    from tests.portal.server import serve
+
+    with serve(project.config.config_path, project.root) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
