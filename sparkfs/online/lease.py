@@ -27,7 +27,8 @@ from redis.cluster import RedisCluster
 
 from sparkfs.errors import OnlineStoreError, WriteConflictError
 from sparkfs.online.layout import LAYOUT_VERSION
-from sparkfs.online.topology import OnlineTarget, make_client, node_label
+from sparkfs.online.retry import retrying
+from sparkfs.online.topology import OnlineTarget, make_client
 
 __all__ = ["SyncLease", "lease_key"]
 
@@ -59,7 +60,7 @@ class SyncLease:
 
     Raises (on entering):
         WriteConflictError: another sync holds the lease for longer than ``wait_s``; names it.
-        OnlineStoreError: Redis is unreachable.
+        OnlineStoreError: Redis is unreachable (after ``online.max_retries`` retries).
     """
 
     def __init__(self, online: OnlineTarget, view_name: str, *, wait_s: float = 0.0) -> None:
@@ -78,14 +79,14 @@ class SyncLease:
         deadline = time.monotonic() + self.wait_s
         while True:
             try:
-                if self._client.set(self.key, self.token, nx=True, px=self.lease_ms):
-                    break
-                other = self._client.get(self.key)
-                left = self._client.pttl(self.key)
-            except redis.RedisError as exc:
+                taken, other, left = retrying(self.online,
+                                              f"taking the sync lease of {self.view_name!r}",
+                                              self._try_take)
+            except OnlineStoreError:
                 self._client.close()
-                raise OnlineStoreError(f"{node_label(self.online)}: cannot take the sync lease "
-                                       f"of {self.view_name!r}: {exc}") from exc
+                raise
+            if taken:
+                break
             if time.monotonic() >= deadline:
                 self._client.close()
                 raise WriteConflictError(_conflict(self.view_name, other, left, self.wait_s))
@@ -94,6 +95,12 @@ class SyncLease:
                                         daemon=True)
         self._thread.start()
         return self
+
+    def _try_take(self) -> tuple[bool, bytes | str | None, int]:
+        """Take the lease if free; else who holds it and its milliseconds left."""
+        if self._client.set(self.key, self.token, nx=True, px=self.lease_ms):
+            return True, None, 0
+        return False, self._client.get(self.key), self._client.pttl(self.key)
 
     def _beat(self) -> None:
         period = self.lease_ms / 3000
@@ -107,14 +114,17 @@ class SyncLease:
     def check(self, what: str) -> None:
         """Raise unless this sync still holds the lease (call before publishing anything).
 
+        Transient Redis errors (a restart, a failover) are retried like every other step of
+        a sync; a lease that vanished with a restart is taken again if nobody else holds it.
+
         Raises:
             WriteConflictError: the lease expired (heartbeats failed) or another sync took it.
+            OnlineStoreError: Redis still unreachable after ``online.max_retries`` retries.
         """
-        try:
-            held = bool(self._client.eval(_RENEW, 1, self.key, self.token, self.lease_ms))
-        except redis.RedisError as exc:
-            raise OnlineStoreError(f"{node_label(self.online)}: cannot check the sync lease of "
-                                   f"{self.view_name!r} before {what}: {exc}") from exc
+        held = bool(retrying(self.online, f"checking the sync lease of {self.view_name!r} "
+                                          f"before {what}",
+                             lambda: self._client.eval(_RENEW, 1, self.key, self.token,
+                                                       self.lease_ms)))
         if not held:  # the heartbeat's view may be stale: this check is the truth now
             raise WriteConflictError(
                 f"the sync of {self.view_name!r} lost its lease before {what} (Redis was "

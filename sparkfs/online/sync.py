@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
 
-import redis
 from pyspark.sql import DataFrame, SparkSession
 
 from sparkfs.delta_log import change_feed, latest_version
@@ -26,8 +23,9 @@ from sparkfs.online.generations import GenerationLostError, Generations
 from sparkfs.online.layout import data_prefix, datetime_to_us
 from sparkfs.online.lease import SyncLease
 from sparkfs.online.points import changed_points, points_for_deleted, points_per_entity
+from sparkfs.online.retry import retrying
 from sparkfs.online.task import COUNTS_SCHEMA, WriteTask
-from sparkfs.online.topology import OnlineTarget, make_client, node_label
+from sparkfs.online.topology import OnlineTarget, make_client
 from sparkfs.online.view import OnlineView
 from sparkfs.online.writer import WriteCounts, WriteMode
 from sparkfs.spark_errors import SparkFailure, executor_error
@@ -35,9 +33,8 @@ from sparkfs.spark_errors import SparkFailure, executor_error
 __all__ = ["SyncResult", "sync_feature_view"]
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-_TRANSIENT = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError,
-              redis.exceptions.ClusterDownError, redis.exceptions.TryAgainError)
+
+
 @dataclass(frozen=True)
 class SyncResult:
     """What one sync did.
@@ -60,23 +57,6 @@ class SyncResult:
     entities_deleted: int
     keys_collected: int
     duration_s: float
-
-
-def _retrying(online: OnlineTarget, what: str, fn: Callable[[], T]) -> T:
-    attempts = online.max_retries + 1
-    for attempt in range(attempts):
-        try:
-            return fn()
-        except redis.RedisError as exc:
-            if not isinstance(exc, _TRANSIENT):
-                raise OnlineStoreError(f"{node_label(online)}: {what} failed: {exc}") from exc
-            if attempt + 1 == attempts:
-                raise OnlineStoreError(
-                    f"{node_label(online)}: {what} failed after {attempts} attempts: {exc}; "
-                    "check that Redis is up and reachable, then rerun the sync"
-                ) from exc
-            time.sleep(online.retry_backoff_s * (2**attempt))
-    raise AssertionError("unreachable")
 
 
 def _run_write(df: DataFrame, task: WriteTask) -> WriteCounts:
@@ -121,15 +101,15 @@ class _Context:
 def _full(ctx: _Context, previous: Checkpoint | None,
           redo: bool = True) -> tuple[int, WriteCounts, int]:
     view, gens = ctx.view, ctx.gens
-    collected = _retrying(ctx.online, "removing leftover generations",
+    collected = retrying(ctx.online, "removing leftover generations",
                           lambda: gens.collect(view.name, grace_s=ctx.grace_s, wait=False))
-    generation = _retrying(ctx.online, "allocating a generation",
+    generation = retrying(ctx.online, "allocating a generation",
                            lambda: gens.begin(view.name, view.version))
     points = points_per_entity(ctx.snapshot(), view, ctx.now)
     counts = _run_write(points, ctx.task(generation, WriteMode.FRESH))
     ctx.lease.check(f"publishing generation {generation}")
     try:
-        _retrying(ctx.online, "publishing the generation",
+        retrying(ctx.online, "publishing the generation",
                   lambda: gens.publish(view.name, view.version, generation))
     except GenerationLostError:
         if not redo:
@@ -137,10 +117,10 @@ def _full(ctx: _Context, previous: Checkpoint | None,
         log.warning("Redis lost generation %s of %s mid-refresh; refreshing again",
                     generation, view.name)
         prefix = data_prefix(ctx.online.namespace, view.name, view.version, generation)
-        _retrying(ctx.online, "removing a lost generation", lambda: gens.delete_keys(prefix))
+        retrying(ctx.online, "removing a lost generation", lambda: gens.delete_keys(prefix))
         return _full(ctx, previous, redo=False)
     if previous is not None and previous.definition_version != view.version:
-        _retrying(ctx.online, "retiring the previous definition version",
+        retrying(ctx.online, "retiring the previous definition version",
                   lambda: gens.retire_version(view.name, previous.definition_version))
     return generation, counts, collected
 
@@ -152,7 +132,7 @@ def _incremental(ctx: _Context, generation: int, start: int) -> WriteCounts:
     if counts.deferred:
         fixes = points_for_deleted(cdf, ctx.snapshot(), ctx.view, ctx.now)
         counts.add(_run_write(fixes, ctx.task(generation, WriteMode.CONDITIONAL)))
-    live = _retrying(ctx.online, "checking the generation pointer",
+    live = retrying(ctx.online, "checking the generation pointer",
                      lambda: ctx.gens.live(ctx.view.name, ctx.view.version))
     if live != generation:
         raise GenerationLostError(f"the live generation of {ctx.view.name!r} changed from "
@@ -177,7 +157,7 @@ def _cdf_unavailable(exc: Exception) -> bool:
 def _plan(ctx: _Context, cp: Checkpoint | None, full: bool) -> tuple[str, str, int | None]:
     """Choose ``(mode, reason, live generation)``."""
     view = ctx.view
-    live = _retrying(ctx.online, "reading the generation pointer",
+    live = retrying(ctx.online, "reading the generation pointer",
                      lambda: ctx.gens.live(view.name, view.version))
     if full:
         return "full", "full refresh requested", live
@@ -219,7 +199,7 @@ def _sync(ctx: _Context, checkpoints: CheckpointStore, full: bool
     if mode != "noop":
         ctx.lease.check("moving the checkpoint")
         checkpoints.put(view.name, Checkpoint(view.version, ctx.to_version, generation))
-    collected += _retrying(online, "removing replaced generations",
+    collected += retrying(online, "removing replaced generations",
                            lambda: ctx.gens.collect(view.name, grace_s=ctx.grace_s, wait=True))
     return mode, reason, start, generation, counts, collected
 

@@ -7,6 +7,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from sparkfs.config import RedisConfig
-from sparkfs.errors import WriteConflictError
+from sparkfs.errors import OnlineStoreError, WriteConflictError
 from sparkfs.online.checkpoints import InMemoryCheckpointStore
 from sparkfs.online.lease import SyncLease, lease_key
 from sparkfs.online.sync import sync_feature_view
@@ -51,6 +52,30 @@ def test_the_lease_refuses_a_second_holder_and_expires_when_its_holder_stops_ren
         client.set(lease_key("sfs", "v"), b"other")
         with pytest.raises(WriteConflictError, match="lost its lease before publishing"):
             mine.check("publishing")
+
+
+def test_a_redis_restart_during_the_lease_is_retried_and_the_lost_lease_taken_again() -> None:
+    """Redis down while a sync checks its lease (the restart of a server without persistence):
+    the check retries like every other step, and takes the vanished lease again. Down for
+    longer than the retries: a clear error naming the node and the step."""
+    with RedisServer() as server:
+        online = RedisConfig(url=server.url, max_retries=6, retry_backoff_s=0.05)
+        with SyncLease(online, "v") as lease:
+            server.stop()
+            restarter = threading.Timer(0.4, server.start)
+            restarter.start()
+            lease.check("publishing generation 1")  # retried through the restart
+            restarter.join()
+            assert server.client().get(lease_key("sfs", "v")) == lease.token.encode()
+            server.stop()
+            with pytest.raises(OnlineStoreError, match=r"Redis 127\.0\.0\.1:\d+: checking the sync "
+                               r"lease of 'v' before publishing failed after 7 attempts"):
+                lease.check("publishing")
+            server.start()
+        server.stop()
+        with pytest.raises(OnlineStoreError, match="taking the sync lease of 'v' failed after"):
+            SyncLease(online, "v").__enter__()
+        server.start()
 
 
 @pytest.mark.slow
