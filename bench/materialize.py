@@ -8,6 +8,9 @@ output boundary row, join back to the raw events in its window and group by (a s
 window per row), written the same way. Progress goes to stderr; the last stdout line is one
 JSON object (keys documented in bench/README.md).
 
+The previous engine (Spark window frames, ``engine="window"``) runs at every size too, and its
+rows are compared with the default's.
+
 Run: ``PYTHONPATH=. python bench/materialize.py`` (sizes 1M and 4M; naive at 1M only, since
 its cost grows with events per user squared — pass ``--naive-sizes`` to change that).
 """
@@ -153,7 +156,7 @@ def _schema(spark: SparkSession) -> StructType:
 
 
 def run_size(
-    spark: SparkSession, root: Path, n: int, users: int, with_naive: bool
+    spark: SparkSession, root: Path, n: int, users: int, with_naive: bool, with_window: bool
 ) -> dict[str, float]:
     src = str(root / f"events_{n}")
     log(f"{n:,} events: writing the source table (not timed)")
@@ -172,6 +175,16 @@ def run_size(
     result["write_floor_s"] = write_floor(spark, out, str(root / f"floor_{n}"))
     log(f"{n:,} events: write floor {result['write_floor_s']:.1f} s "
         f"({seconds / result['write_floor_s']:.2f}x)")
+    if with_window:
+        window_out = str(root / f"window_{n}")
+        log(f"{n:,} events: the window engine (engine='window') + Delta write")
+        t0 = time.perf_counter()
+        write_partitioned(aggregate_windows(events, keys=["user_id"], timestamp_column="ts",
+                                            spec=SPEC, engine="window"), window_out)
+        result["window_engine_seconds"] = time.perf_counter() - t0
+        log(f"{n:,} events: window engine {result['window_engine_seconds']:.1f} s; "
+            "checking equality")
+        result["mismatched_rows_vs_window"] = float(mismatches(spark, out, window_out))
     if with_naive:
         naive_out = str(root / f"naive_{n}")
         log(f"{n:,} events: naive per-row window join + Delta write")
@@ -184,10 +197,22 @@ def run_size(
     return result
 
 
+def warm_up(spark: SparkSession, users: int) -> None:
+    """One untimed run of each engine on 200k events (JIT, the Python workers, Delta's
+    classes), so the first timed size does not pay the process's start-up."""
+    log("warming up (not timed)")
+    events = make_events(spark, 200_000, users)
+    for engine in ("sweep", "window"):
+        out = aggregate_windows(events, keys=["user_id"], timestamp_column="ts", spec=SPEC,
+                                engine=engine)
+        out.write.format("noop").mode("overwrite").save()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 4_000_000])
     parser.add_argument("--naive-sizes", type=int, nargs="*", default=[1_000_000])
+    parser.add_argument("--window-sizes", type=int, nargs="*", default=[1_000_000, 4_000_000])
     parser.add_argument("--users", type=int, default=50_000)
     parser.add_argument("--partitions", type=int, default=8)
     args = parser.parse_args()
@@ -195,8 +220,11 @@ def main() -> None:
     spark = build_spark(args.partitions)
     spark.sparkContext.setLogLevel("ERROR")
     try:
+        warm_up(spark, args.users)
         results = {
-            n: run_size(spark, root, n, args.users, n in args.naive_sizes) for n in args.sizes
+            n: run_size(spark, root, n, args.users, n in args.naive_sizes,
+                        n in args.window_sizes)
+            for n in args.sizes
         }
     finally:
         spark.stop()
@@ -215,6 +243,11 @@ def summary(results: dict[int, dict[str, float]], users: int) -> dict[str, objec
         out[f"rows_per_user_{tag}"] = round(r["rows_written"] / users, 1)
         out[f"write_floor_s_{tag}"] = round(r["write_floor_s"], 2)
         out[f"seconds_over_write_floor_{tag}"] = round(r["seconds"] / r["write_floor_s"], 2)
+        if "window_engine_seconds" in r:
+            out[f"window_engine_seconds_{tag}"] = round(r["window_engine_seconds"], 2)
+            out[f"speedup_vs_window_engine_{tag}"] = round(
+                r["window_engine_seconds"] / r["seconds"], 2)
+            out[f"mismatched_rows_vs_window_{tag}"] = int(r["mismatched_rows_vs_window"])
         if "naive_seconds" in r:
             out[f"naive_seconds_{tag}"] = round(r["naive_seconds"], 2)
             out[f"speedup_vs_naive_{tag}"] = round(r["naive_seconds"] / r["seconds"], 2)

@@ -28,4 +28,11 @@ BASE_SPARK_CONF: dict[str, str] = {
     # pool (sparkfs.pipeline.concurrency) instead of queueing behind each other; jobs of one
     # thread, in the default pool, still run in submission order.
     "spark.scheduler.mode": "FAIR",
+    # Delta rebuilds a table's snapshot (its log replayed into the list of live files) in this
+    # many partitions, and every later query's file listing scans that many cached partitions.
+    # Delta's default, 50, is sized for cluster-scale logs: on a few cores it is 50 tasks per
+    # table load and per scan. Measured on 2 cores (first read of a fresh 1M-row table, then
+    # a repeated scan): 50 -> 4.5 s / 1.0 s, 4 -> 1.1 s / 0.3 s. Raise it in spark.conf for
+    # tables of millions of files.
+    "spark.databricks.delta.snapshotPartitions": "4",
 }

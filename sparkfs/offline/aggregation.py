@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -44,12 +45,14 @@ from sparkfs.offline.aggregation_spec import (
     parse_window,
     window_label,
 )
+from sparkfs.offline.aggregation_sweep import sweep_windows, sweepable
 
 __all__ = [
     "EVENT_TIMESTAMP",
     "AggFeature",
     "AggFunction",
     "AggregationSpec",
+    "Engine",
     "aggregate_windows",
     "output_columns",
     "parse_window",
@@ -63,6 +66,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _IDX = PREFIX + "idx"
 _OFFSET = PREFIX + "offset"
 _TS = PREFIX + "ts"
+Engine = Literal["auto", "sweep", "window"]
 
 
 def output_columns(
@@ -110,6 +114,7 @@ def aggregate_windows(
     spec: AggregationSpec,
     start: datetime | None = None,
     end: datetime | None = None,
+    engine: Engine = "auto",
 ) -> DataFrame:
     """Turn raw events into change-point rows of windowed aggregates.
 
@@ -122,6 +127,9 @@ def aggregate_windows(
             in range is always kept, so the range can be overwritten on its own. Pass events
             from :func:`required_event_start` onward (more is fine).
         end: keep output rows with ``event_timestamp < end``.
+        engine: ``"sweep"`` (count, sum and avg only: one ordered numpy pass per key, see
+            :mod:`sparkfs.offline.aggregation_sweep`), ``"window"`` (every function: Spark
+            window frames), or ``"auto"`` (the sweep where it applies). Same rows either way.
 
     Returns:
         ``keys..., event_timestamp, {feature}_{window}...``; only rows where some value
@@ -139,9 +147,16 @@ def aggregate_windows(
     first, stop = _index_range(start, end, grain_us)
     reach = max(_micros(w) // grain_us for w in spec.windows)
     buckets = _bucket_rollup(events, keys, timestamp_column, plan, grain_us, first, stop, reach)
+    names = [n for n, _ in features]
+    if engine == "sweep" or (engine == "auto" and sweepable(spec, plan)):
+        if not sweepable(spec, plan):
+            raise ValidationError("the sweep engine computes count, sum and avg over integral "
+                                  "or floating columns only; use engine='window'")
+        changes = sweep_windows(buckets, keys, spec, plan, idx=_IDX, first=first, stop=stop)
+        return changes.select(*keys, _stamp(grain_us), *names)
     candidates = _candidates(buckets, keys, spec, grain_us, stop)
     values = _window_values(candidates, keys, spec, plan, grain_us)
-    return _changed_rows(values, keys, [n for n, _ in features], first, grain_us)
+    return _changed_rows(values, keys, names, first, grain_us)
 
 
 def _micros(td: timedelta) -> int:
@@ -288,5 +303,8 @@ def _changed_rows(
     kept = flagged.where(F.col(keep))
     if first is not None:
         kept = kept.where(F.col(_IDX) >= first)
-    stamp = F.timestamp_micros(F.col(_IDX) * F.lit(grain_us)).alias(EVENT_TIMESTAMP)
-    return kept.select(*keys, stamp, *features)
+    return kept.select(*keys, _stamp(grain_us), *features)
+
+
+def _stamp(grain_us: int) -> Column:
+    return F.timestamp_micros(F.col(_IDX) * F.lit(grain_us)).alias(EVENT_TIMESTAMP)

@@ -27,6 +27,7 @@ from sparkfs.errors import DefinitionError, ValidationError
 from sparkfs.offline.aggregation import (
     AggFeature,
     AggregationSpec,
+    Engine,
     aggregate_windows,
     output_columns,
     parse_window,
@@ -153,10 +154,24 @@ def _check_shape(
             assert any(before[n] != after[n] for n in names), f"{key}: repeated row {after}"
 
 
-@pytest.mark.parametrize("spec", [HOURLY, DAILY], ids=["hour", "day"])
-def test_point_in_time_reads_match_brute_force(spark: SparkSession, spec: AggregationSpec) -> None:
+#: count, sum and avg only: what the sweep engine computes (integral and floating columns).
+INVERTIBLE = (
+    *(f for f in FEATURES if f.function in ("count", "sum", "avg")),
+    AggFeature("score_avg", "avg", "score"),
+)
+SWEEP_HOURLY = AggregationSpec("hour", HOURLY.windows, INVERTIBLE)
+SWEEP_DAILY = AggregationSpec("day", DAILY.windows, INVERTIBLE)
+
+
+@pytest.mark.parametrize(
+    ("spec", "engine"),
+    [(HOURLY, "window"), (DAILY, "window"), (SWEEP_HOURLY, "sweep"), (SWEEP_DAILY, "sweep")],
+    ids=["hour", "day", "sweep-hour", "sweep-day"],
+)
+def test_point_in_time_reads_match_brute_force(
+        spark: SparkSession, spec: AggregationSpec, engine: Engine) -> None:
     @settings(
-        max_examples=4 if spec is HOURLY else 3,
+        max_examples=4 if spec.grain == "hour" else 3,
         deadline=None,
         suppress_health_check=list(HealthCheck),
     )
@@ -164,7 +179,8 @@ def test_point_in_time_reads_match_brute_force(spark: SparkSession, spec: Aggreg
     def check(cases: list[list[tuple[Any, ...]]]) -> None:
         rows = _rows(cases)
         events = spark.createDataFrame(rows, SCHEMA)
-        out = aggregate_windows(events, keys=KEYS, timestamp_column="ts", spec=spec)
+        out = aggregate_windows(events, keys=KEYS, timestamp_column="ts", spec=spec,
+                                engine=engine)
         output = _collect(out)
         _check_shape(spec, output)
         _check_against_oracle(spec, rows, output)
@@ -172,9 +188,10 @@ def test_point_in_time_reads_match_brute_force(spark: SparkSession, spec: Aggreg
     check()
 
 
-def test_backfilled_ranges_compose_to_the_full_history(spark: SparkSession) -> None:
+@pytest.mark.parametrize("spec", [HOURLY, SWEEP_HOURLY], ids=["window", "sweep"])
+def test_backfilled_ranges_compose_to_the_full_history(
+        spark: SparkSession, spec: AggregationSpec) -> None:
     """Ranges computed separately (each from required_event_start) read like one full run."""
-    spec = HOURLY
 
     @settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
     @given(cases=_cases(spec.grain_size), cuts=st.tuples(st.integers(1, 20), st.integers(1, 30)))
