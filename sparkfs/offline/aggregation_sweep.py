@@ -83,7 +83,7 @@ class _Sweep:
 
     keys: tuple[str, ...]
     idx: str
-    partials: tuple[tuple[str, bool], ...]  # (name, integral)
+    partials: tuple[tuple[str, bool, str], ...]  # (name, integral, source column)
     outputs: tuple[_Output, ...]
     offsets: tuple[int, ...]
     first: int | None
@@ -145,7 +145,13 @@ class _Sweep:
         hi = np.searchsorted(code, cand, side="right") - 1
 
         totals = {name: _running(t.column(name), key_ord, integral)
-                  for name, integral in self.partials}
+                  for name, integral, _ in self.partials}
+        for name, integral, column in self.partials:
+            if integral and _may_overflow(t.column(name)):
+                raise ArithmeticError(
+                    f"sum of column {column!r}: a window's total may exceed the bigint range "
+                    "(the absolute values of one partition's events add up to 2^62 or more); "
+                    "cast the column to decimal or double in the view's transformation")
         first_row = seg_first[cand_key]
         values: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
         changed = np.zeros(len(cand), dtype=bool)
@@ -229,6 +235,17 @@ def _running(column: pa.ChunkedArray, key_ord: np.ndarray, integral: bool) -> np
     return np.asarray(pd.Series(values).groupby(key_ord).cumsum().to_numpy())
 
 
+def _may_overflow(column: pa.ChunkedArray) -> bool:
+    """Whether per-key running totals of this integral partial could leave int64: the
+    absolute values of the whole chunk sum to 2^62 or more (a float64 bound, far from it in
+    practice; int64 arithmetic would wrap silently where Spark's ANSI mode raises)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    total = pc.sum(pc.abs(column.cast(pa.float64(), safe=False))).as_py()
+    return total is not None and total >= 2.0**62
+
+
 def _window(running: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
     """Total of the buckets in ``(lo, hi]`` of one key (``lo = -1``: from the key's first)."""
     import numpy as np
@@ -263,18 +280,18 @@ def sweep_windows(
     """``keys..., idx, features...``: the change points of every key, from its bucket partials
     (one row per key and bucket, partitioned by the keys, as the caller's rollup leaves them)."""
     outputs: list[_Output] = []
-    partials: dict[str, bool] = {}
+    partials: dict[str, tuple[bool, str]] = {}
     fields = [buckets.schema[k] for k in keys] + [StructField(idx, LongType(), True)]
     for feature, out_type in zip(spec.features, plan.out_types, strict=True):
         column = feature.column or "*"
         cnt = plan.name(column, "cnt")
-        partials[cnt] = True
+        partials[cnt] = True, column
         total = None
         integral = False
         if feature.function != "count":
             total = plan.name(column, "sum")
             integral = not _floating(plan.types[column])
-            partials[total] = integral
+            partials[total] = integral, column
         for window in spec.windows:
             name = feature_column_name(feature, window)
             outputs.append(_Output(name, feature.function, cnt, total,
@@ -282,7 +299,8 @@ def sweep_windows(
             fields.append(StructField(name, out_type, feature.function != "count"))
     offsets = tuple(sorted({0, *(w // spec.grain_size for w in spec.windows)}))
     schema = StructType(fields)
-    fn = _Sweep(tuple(keys), idx, tuple(partials.items()), tuple(outputs), offsets, first, stop)
+    fn = _Sweep(tuple(keys), idx, tuple((n, i, c) for n, (i, c) in partials.items()),
+                tuple(outputs), offsets, first, stop)
     ordered = buckets.select(*keys, idx, *partials).sortWithinPartitions(*keys, idx)
     return ordered.mapInArrow(fn, schema)
 

@@ -88,12 +88,28 @@ def test_chunks_cut_at_key_boundaries_give_the_same_rows_as_one_pass() -> None:
                       "s": pa.array([rng.choice([None, 1.5, -2.0]) for _ in idx], pa.float64())})
     outputs = tuple(_Output(f"{fn}_{w}", fn, "c", None if fn == "count" else "s", w, False)
                     for fn in ("count", "sum", "avg") for w in (1, 5, 20))
-    whole = _Sweep(("k",), "i", (("c", True), ("s", False)), outputs, (0, 1, 5, 20), 1010, 1150)
+    whole = _Sweep(("k",), "i", (("c", True, "c"), ("s", False, "s")), outputs, (0, 1, 5, 20), 1010, 1150)
     expected = whole.sweep(table)
     assert expected.num_rows > 100
     for chunk_rows, batch_rows in [(1, 7), (50, 13), (10_000, 33)]:
-        chunked = _Sweep(("k",), "i", (("c", True), ("s", False)), outputs, (0, 1, 5, 20),
+        chunked = _Sweep(("k",), "i", (("c", True, "c"), ("s", False, "s")), outputs, (0, 1, 5, 20),
                          1010, 1150, chunk_rows=chunk_rows)
         batches = table.to_batches(max_chunksize=batch_rows)
         got = pa.Table.from_batches(list(chunked(iter(batches))))
         assert got.equals(expected), (chunk_rows, batch_rows)
+
+
+def test_an_integral_sum_that_could_leave_bigint_is_refused_not_wrapped() -> None:
+    """int64 running totals would wrap silently where Spark's ANSI mode raises: a chunk whose
+    absolute values reach 2^62 is refused, naming the column and the fix."""
+    big = 2**61
+    table = pa.table({"k": ["a", "a", "b"], "i": pa.array([1, 2, 1], pa.int64()),
+                      "c": pa.array([1, 1, 1], pa.int64()),
+                      "s": pa.array([big, big, 5], pa.int64())})
+    outputs = (_Output("s_1", "sum", "c", "s", 1, True),)
+    sweep = _Sweep(("k",), "i", (("c", True, "*"), ("s", True, "amount")), outputs, (0, 1),
+                   None, None)
+    with pytest.raises(ArithmeticError, match=r"sum of column 'amount'.*cast the column"):
+        sweep.sweep(table)
+    fine = table.set_column(3, "s", pa.array([big // 4, -big // 4, 5], pa.int64()))
+    assert sweep.sweep(fine).column("s_1").to_pylist() == [big // 4, -big // 4, None, 5, None]
