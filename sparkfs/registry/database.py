@@ -11,6 +11,8 @@ creates an empty database at the newest revision and refuses a registry at anoth
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +24,17 @@ from sparkfs.registry.migration import prepare
 
 __all__ = ["connect", "open_engine"]
 
+_BUSY_TIMEOUT_MS = 30_000
+
 
 def _sqlite_setup(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA busy_timeout = 30000")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() not in ("wal", "memory"):
+            cursor.execute("PRAGMA journal_mode = WAL")  # a file connect() did not reach
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
@@ -38,14 +43,41 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _ensure_wal(path: Path) -> None:
+    """Put a SQLite file in WAL mode once, on a connection of its own, before any pool opens.
+
+    The mode is stored in the file. Switching needs the database to itself; in rollback-journal
+    mode (a new file) a reader blocks it, so two processes opening a new registry at once could
+    deadlock: one's pooled reader blocks the other's switch while it waits on the other's
+    write, until the busy timeout fails one ("database is locked"). Here nothing else is held
+    by this process, so the busy timeout just waits for the other one; "locked" is retried.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        conn = sqlite3.connect(str(path), timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise RegistryError(f"cannot open the registry at {path}: {exc}; another "
+                                    "process holds it: retry when it is done") from exc
+        finally:
+            conn.close()
+        time.sleep(0.05)
+
+
 def connect(url: str) -> Engine:
     """An engine on the registry database, whatever its schema revision (for the upgrade).
 
     Raises:
         RegistryError: the URL is not one SQLAlchemy can open.
     """
+    sqlite_file = None
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        sqlite_file = Path(url[len("sqlite:///") :].split("?", 1)[0])
+        sqlite_file.parent.mkdir(parents=True, exist_ok=True)
     try:
         engine = create_engine(url, future=True)
     except (SQLAlchemyError, ImportError) as exc:
@@ -54,6 +86,8 @@ def connect(url: str) -> Engine:
             "check registry.url in the config (and that its database driver is installed)"
         ) from exc
     if engine.dialect.name == "sqlite":
+        if sqlite_file is not None:
+            _ensure_wal(sqlite_file)
         _sqlite_setup(engine)
     return engine
 
