@@ -100,7 +100,10 @@ class SyncLease:
         """Take the lease if free; else who holds it and its milliseconds left."""
         if self._client.set(self.key, self.token, nx=True, px=self.lease_ms):
             return True, None, 0
-        return False, self._client.get(self.key), self._client.pttl(self.key)
+        other = self._client.get(self.key)
+        if other in (self.token, self.token.encode()):
+            return True, None, 0  # a retried SET whose first attempt did land
+        return False, other, self._client.pttl(self.key)
 
     def _beat(self) -> None:
         period = self.lease_ms / 3000
