@@ -54,17 +54,23 @@ def _ensure_wal(path: Path) -> None:
     """
     deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
     while True:
-        conn = sqlite3.connect(str(path), timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn = None
         try:
+            conn = sqlite3.connect(str(path), timeout=_BUSY_TIMEOUT_MS / 1000,
+                                   isolation_level=None)
             if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
             return
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
+            if "locked" not in str(exc):
+                raise RegistryError(f"cannot open the registry at {path}: {exc}; check that "
+                                    "the file and its directory are writable") from exc
+            if time.monotonic() > deadline:
                 raise RegistryError(f"cannot open the registry at {path}: {exc}; another "
                                     "process holds it: retry when it is done") from exc
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
         time.sleep(0.05)
 
 

@@ -8,8 +8,10 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
+from sparkfs.errors import RegistryError
 from sparkfs.registry.database import connect, open_engine
 
 
@@ -52,3 +54,10 @@ def test_opening_while_another_connection_holds_the_new_file_waits_for_it(
     assert waited >= 0.5  # it waited for the lock instead of failing
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_a_registry_file_that_cannot_be_opened_names_it_and_the_fix(tmp_path: Path) -> None:
+    db = tmp_path / "registry.db"
+    db.mkdir()  # a directory where the file should be
+    with pytest.raises(RegistryError, match=rf"cannot open the registry at {db}: .*writable"):
+        connect(f"sqlite:///{db}")
