@@ -148,10 +148,11 @@ def aggregate_windows(
     reach = max(_micros(w) // grain_us for w in spec.windows)
     buckets = _bucket_rollup(events, keys, timestamp_column, plan, grain_us, first, stop, reach)
     names = [n for n, _ in features]
-    if engine == "sweep" or (engine == "auto" and sweepable(spec, plan)):
-        if not sweepable(spec, plan):
-            raise ValidationError("the sweep engine computes count, sum and avg over integral "
-                                  "or floating columns only; use engine='window'")
+    sweeps = sweepable(spec, plan)
+    if engine == "sweep" and not sweeps:
+        raise ValidationError("the sweep engine computes count, sum and avg over integral "
+                              "or floating columns only; use engine='window'")
+    if engine != "window" and sweeps:
         changes = sweep_windows(buckets, keys, spec, plan, idx=_IDX, first=first, stop=stop)
         return changes.select(*keys, _stamp(grain_us), *names)
     candidates = _candidates(buckets, keys, spec, grain_us, stop)

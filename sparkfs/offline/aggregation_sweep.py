@@ -74,7 +74,6 @@ class _Output:
     cnt: str
     sum: str | None
     width: int
-    integral: bool
 
 
 @dataclass(frozen=True)
@@ -91,6 +90,7 @@ class _Sweep:
     chunk_rows: int = _CHUNK_ROWS
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import numpy as np
         import pyarrow as pa
 
         pending: list[pa.RecordBatch] = []
@@ -101,25 +101,28 @@ class _Sweep:
             if rows < self.chunk_rows:
                 continue
             table = pa.Table.from_batches(pending).combine_chunks()
-            cut = _last_key_start(table, self.keys)
+            starts = _segment_starts(table, self.keys)
+            cut = int(np.flatnonzero(starts)[-1])  # where the last (maybe partial) key begins
             if cut == 0:  # one key fills the whole chunk: keep gathering
                 continue
-            yield from self._emit(table.slice(0, cut))
+            yield from self._emit(table.slice(0, cut), starts[:cut])
             rest = table.slice(cut)
             pending, rows = rest.to_batches(), rest.num_rows
         if rows:
             yield from self._emit(pa.Table.from_batches(pending).combine_chunks())
 
-    def _emit(self, table: pa.Table) -> Iterator[pa.RecordBatch]:
-        yield from self.sweep(table).to_batches(max_chunksize=_OUT_ROWS)
+    def _emit(self, table: pa.Table, starts: np.ndarray | None = None) -> Iterator[pa.RecordBatch]:
+        yield from self.sweep(table, starts).to_batches(max_chunksize=_OUT_ROWS)
 
-    def sweep(self, t: pa.Table) -> pa.Table:
-        """The change points of complete keys, sorted by ``(keys, idx)``, as an Arrow table."""
+    def sweep(self, t: pa.Table, starts: np.ndarray | None = None) -> pa.Table:
+        """The change points of complete keys, sorted by ``(keys, idx)``, as an Arrow table
+        (``starts``: the rows where a key begins, when the caller has them already)."""
         import numpy as np
         import pyarrow as pa
 
         n = t.num_rows
-        starts = _segment_starts(t, self.keys)
+        if starts is None:
+            starts = _segment_starts(t, self.keys)
         key_ord = np.cumsum(starts) - 1
         seg_first = np.flatnonzero(starts)
         idx = t.column(self.idx).to_numpy()
@@ -195,14 +198,6 @@ class _Sweep:
         return pa.table(picked)
 
 
-def _last_key_start(table: pa.Table, keys: Sequence[str]) -> int:
-    """Row where the table's last key begins (0: the whole table is one key)."""
-    import numpy as np
-
-    starts = _segment_starts(table, keys)
-    return int(np.flatnonzero(starts)[-1])
-
-
 def _segment_starts(table: pa.Table, keys: Sequence[str]) -> np.ndarray:
     """Boolean per row: its key differs from the previous row's (row 0: True)."""
     import numpy as np
@@ -223,15 +218,13 @@ def _segment_starts(table: pa.Table, keys: Sequence[str]) -> np.ndarray:
 def _running(column: pa.ChunkedArray, key_ord: np.ndarray, integral: bool) -> np.ndarray:
     """Per-key running totals of a partial (null = 0): exact for integers (int64 wraps, and
     only differences within a key are used), per-key sums for floats (no cross-key error)."""
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
 
     kind = pa.int64() if integral else pa.float64()
-    filled = pc.fill_null(column.cast(kind), 0)
-    values = filled.to_numpy()
-    import numpy as np
-
+    values = pc.fill_null(column.cast(kind), 0).to_numpy()
     return np.asarray(pd.Series(values).groupby(key_ord).cumsum().to_numpy())
 
 
@@ -287,7 +280,6 @@ def sweep_windows(
         cnt = plan.name(column, "cnt")
         partials[cnt] = True, column
         total = None
-        integral = False
         if feature.function != "count":
             total = plan.name(column, "sum")
             integral = not _floating(plan.types[column])
@@ -295,7 +287,7 @@ def sweep_windows(
         for window in spec.windows:
             name = feature_column_name(feature, window)
             outputs.append(_Output(name, feature.function, cnt, total,
-                                   window // spec.grain_size, integral))
+                                   window // spec.grain_size))
             fields.append(StructField(name, out_type, feature.function != "count"))
     offsets = tuple(sorted({0, *(w // spec.grain_size for w in spec.windows)}))
     schema = StructType(fields)

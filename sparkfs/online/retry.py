@@ -11,12 +11,12 @@ import redis
 from sparkfs.errors import OnlineStoreError
 from sparkfs.online.topology import OnlineTarget, node_label
 
-__all__ = ["TRANSIENT", "retrying"]
+__all__ = ["retrying"]
 
 T = TypeVar("T")
 
 #: Errors worth retrying: the node is (re)starting, loading, failing over or unreachable.
-TRANSIENT = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError,
+_TRANSIENT = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError,
              redis.exceptions.ClusterDownError, redis.exceptions.TryAgainError)
 
 
@@ -33,7 +33,7 @@ def retrying(online: OnlineTarget, what: str, fn: Callable[[], T]) -> T:
         try:
             return fn()
         except redis.RedisError as exc:
-            if not isinstance(exc, TRANSIENT):
+            if not isinstance(exc, _TRANSIENT):
                 raise OnlineStoreError(f"{node_label(online)}: {what} failed: {exc}") from exc
             if attempt + 1 == attempts:
                 raise OnlineStoreError(

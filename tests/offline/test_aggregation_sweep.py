@@ -86,7 +86,7 @@ def test_chunks_cut_at_key_boundaries_give_the_same_rows_as_one_pass() -> None:
     table = pa.table({"k": keys, "i": pa.array(idx, pa.int64()),
                       "c": pa.array([rng.randrange(0, 3) for _ in idx], pa.int64()),
                       "s": pa.array([rng.choice([None, 1.5, -2.0]) for _ in idx], pa.float64())})
-    outputs = tuple(_Output(f"{fn}_{w}", fn, "c", None if fn == "count" else "s", w, False)
+    outputs = tuple(_Output(f"{fn}_{w}", fn, "c", None if fn == "count" else "s", w)
                     for fn in ("count", "sum", "avg") for w in (1, 5, 20))
     whole = _Sweep(("k",), "i", (("c", True, "c"), ("s", False, "s")), outputs, (0, 1, 5, 20), 1010, 1150)
     expected = whole.sweep(table)
@@ -106,7 +106,7 @@ def test_an_integral_sum_that_could_leave_bigint_is_refused_not_wrapped() -> Non
     table = pa.table({"k": ["a", "a", "b"], "i": pa.array([1, 2, 1], pa.int64()),
                       "c": pa.array([1, 1, 1], pa.int64()),
                       "s": pa.array([big, big, 5], pa.int64())})
-    outputs = (_Output("s_1", "sum", "c", "s", 1, True),)
+    outputs = (_Output("s_1", "sum", "c", "s", 1),)
     sweep = _Sweep(("k",), "i", (("c", True, "*"), ("s", True, "amount")), outputs, (0, 1),
                    None, None)
     with pytest.raises(ArithmeticError, match=r"sum of column 'amount'.*cast the column"):
